@@ -1,0 +1,401 @@
+package driver
+
+import (
+	"context"
+	sqldriver "database/sql/driver"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/pgx-tenant/pgx-tenant/internal/sqlcheck"
+	"github.com/pgx-tenant/pgx-tenant/tenant"
+)
+
+// Conn is one connection of the pgx-tenant driver. database/sql owns it; user
+// code meets it only inside sql.Conn.Raw, where [Conn.PgxConn] gives access to
+// the underlying pgx connection.
+//
+// Conn forwards exactly the optional database/sql/driver interfaces that
+// *stdlib.Conn implements.
+type Conn struct {
+	cfg      *config
+	analyzer *sqlcheck.Analyzer
+
+	inner    sqldriver.Conn
+	execer   sqldriver.ExecerContext
+	queryer  sqldriver.QueryerContext
+	preparer sqldriver.ConnPrepareContext
+	beginner sqldriver.ConnBeginTx
+	pinger   sqldriver.Pinger
+	checker  sqldriver.NamedValueChecker
+	resetter sqldriver.SessionResetter // may be nil (test drivers)
+	pgx      *pgx.Conn                 // nil unless inner is *stdlib.Conn
+
+	// database/sql hands a driver connection to one goroutine at a time, so
+	// the fields below need no lock.
+
+	// tx is the tenant a database/sql transaction was begun with; set
+	// while that transaction is open.
+	tx *binding
+	// sess is what the server session holds (ScopeSession only).
+	sess sessionState
+}
+
+var (
+	_ sqldriver.Conn               = (*Conn)(nil)
+	_ sqldriver.ConnPrepareContext = (*Conn)(nil)
+	_ sqldriver.ConnBeginTx        = (*Conn)(nil)
+	_ sqldriver.ExecerContext      = (*Conn)(nil)
+	_ sqldriver.QueryerContext     = (*Conn)(nil)
+	_ sqldriver.Pinger             = (*Conn)(nil)
+	_ sqldriver.NamedValueChecker  = (*Conn)(nil)
+	_ sqldriver.SessionResetter    = (*Conn)(nil)
+)
+
+// binding is the tenant one call runs under; has=false means no tenant.
+type binding struct {
+	id  string
+	has bool
+}
+
+func (b binding) value() string { return b.id } // "" when there is no tenant: policies read NULLIF(…, '')
+
+type sessionState struct {
+	known bool // the server's session value is exactly b
+	b     binding
+}
+
+func newConn(c *Connector, ic sqldriver.Conn) (*Conn, error) {
+	conn := &Conn{cfg: &c.cfg, analyzer: c.analyzer, inner: ic}
+	var ok [6]bool
+	conn.execer, ok[0] = ic.(sqldriver.ExecerContext)
+	conn.queryer, ok[1] = ic.(sqldriver.QueryerContext)
+	conn.preparer, ok[2] = ic.(sqldriver.ConnPrepareContext)
+	conn.beginner, ok[3] = ic.(sqldriver.ConnBeginTx)
+	conn.pinger, ok[4] = ic.(sqldriver.Pinger)
+	conn.checker, ok[5] = ic.(sqldriver.NamedValueChecker)
+	for _, o := range ok {
+		if !o {
+			return nil, fmt.Errorf("pgx-tenant: wrapped connection %T lacks a context-aware method", ic)
+		}
+	}
+	conn.resetter, _ = ic.(sqldriver.SessionResetter)
+	if sc, isStd := ic.(*stdlib.Conn); isStd {
+		conn.pgx = sc.Conn()
+	}
+	return conn, nil
+}
+
+// PgxConn returns the underlying pgx connection, or nil if the connection is
+// not a pgx one.
+//
+// The pgx connection is UNSCOPED: statements sent through it (Query, Exec,
+// SendBatch, CopyFrom, …) bypass pgx-tenant entirely — no tenant binding, no
+// tamper check. Under ScopeTransaction they run with whatever the session
+// holds (normally no tenant, so RLS matches nothing); under ScopeSession they
+// run under the tenant of the previous statement on this connection. Changing
+// session state through it (SET, DISCARD, set_config of the tenant setting)
+// leaves the driver's view of the connection wrong. Use it for pgx features
+// database/sql lacks, and bind the tenant yourself inside a transaction.
+func (c *Conn) PgxConn() *pgx.Conn { return c.pgx }
+
+// tenantOf returns the validated tenant of ctx.
+func (c *Conn) tenantOf(ctx context.Context) (binding, error) {
+	id, ok := tenant.FromContext(ctx)
+	if !ok {
+		if c.cfg.required {
+			return binding{}, ErrNoTenant
+		}
+		return binding{}, nil
+	}
+	if err := tenant.Validate(id); err != nil {
+		return binding{}, fmt.Errorf("pgx-tenant: %w", err)
+	}
+	return binding{id: id, has: true}, nil
+}
+
+// statementTenant returns the tenant a statement runs under, enforcing the
+// pin of an open transaction.
+func (c *Conn) statementTenant(ctx context.Context) (binding, error) {
+	b, err := c.tenantOf(ctx)
+	if err != nil {
+		return binding{}, err
+	}
+	if c.tx != nil && *c.tx != b {
+		return binding{}, ErrTenantMismatch
+	}
+	return b, nil
+}
+
+// analyze parses query (or takes it from the cache) and refuses tampering.
+func (c *Conn) analyze(query string) (*sqlcheck.Analysis, error) {
+	a, err := c.analyzer.Analyze(query)
+	if err != nil {
+		return nil, fmt.Errorf("pgx-tenant: %w", err)
+	}
+	if a.Tamper != "" {
+		return nil, fmt.Errorf("%w: %s", ErrTamper, a.Tamper)
+	}
+	return a, nil
+}
+
+// inServerTx reports whether the server session is inside a transaction that
+// database/sql did not begin (the user sent BEGIN as a statement).
+func (c *Conn) inServerTx() bool {
+	return c.tx == nil && c.pgx != nil && c.pgx.PgConn().TxStatus() != 'I'
+}
+
+const (
+	setLocalSQL   = "SELECT set_config($1, $2, true)"
+	setSessionSQL = "SELECT set_config($1, $2, false)"
+)
+
+func (c *Conn) setConfig(ctx context.Context, sql string, b binding) error {
+	_, err := c.execer.ExecContext(ctx, sql, []sqldriver.NamedValue{
+		{Ordinal: 1, Value: c.cfg.setting},
+		{Ordinal: 2, Value: b.value()},
+	})
+	return err
+}
+
+// bindSession makes the server session hold b (ScopeSession).
+func (c *Conn) bindSession(ctx context.Context, b binding) error {
+	inTx := c.inServerTx()
+	if c.sess.known && !inTx && c.sess.b == b {
+		return nil
+	}
+	c.sess.known = false
+	if err := c.setConfig(ctx, setSessionSQL, b); err != nil {
+		return err
+	}
+	// A session value set inside a user's own transaction is undone if it
+	// rolls back, so it is only trusted when set outside one.
+	c.sess = sessionState{known: !inTx, b: b}
+	return nil
+}
+
+// afterSessionStatement drops the session cache when the statement may have
+// changed the session: it failed, ran opaque code, or controlled the
+// transaction.
+func (c *Conn) afterSessionStatement(a *sqlcheck.Analysis, err error) {
+	if err != nil || a.Opaque || a.TxControl || c.inServerTx() {
+		c.sess.known = false
+	}
+}
+
+// cleanupTimeout bounds COMMIT/ROLLBACK sent on behalf of a call whose
+// context may already be done.
+const cleanupTimeout = 5 * time.Second
+
+// beginLocal opens the per-statement transaction of ScopeTransaction and
+// binds b in it. On error nothing is left open.
+func (c *Conn) beginLocal(ctx context.Context, b binding) error {
+	if _, err := c.execer.ExecContext(ctx, "BEGIN", nil); err != nil {
+		return err
+	}
+	if err := c.setConfig(ctx, setLocalSQL, b); err != nil {
+		c.endLocal(false)
+		return err
+	}
+	return nil
+}
+
+// endLocal commits or rolls back the per-statement transaction. It uses its
+// own context: the caller's may be cancelled, and the transaction must end
+// either way.
+func (c *Conn) endLocal(commit bool) error {
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	sql := "ROLLBACK"
+	if commit {
+		sql = "COMMIT"
+	}
+	// A connection that fails to end the transaction is not reused: pgx's
+	// ResetSession discards a connection whose transaction status is not idle.
+	_, err := c.execer.ExecContext(ctx, sql, nil)
+	return err
+}
+
+// runMode says how a statement outside a database/sql transaction is bound.
+type runMode int
+
+const (
+	runInTx       runMode = iota // inside a database/sql transaction: already bound
+	runSession                   // ScopeSession
+	runBare                      // ScopeTransaction, statement that must not be wrapped
+	runLocalSet                  // ScopeTransaction, inside the user's own BEGIN
+	runWrapped                   // ScopeTransaction, own BEGIN … COMMIT
+)
+
+func (c *Conn) mode(a *sqlcheck.Analysis) runMode {
+	switch {
+	case c.tx != nil:
+		return runInTx
+	case c.cfg.scope == ScopeSession:
+		return runSession
+	case a.Statements == 1 && (a.NoTxBlock || a.TxControl):
+		// VACUUM, CREATE INDEX CONCURRENTLY, … refuse a transaction block;
+		// BEGIN/COMMIT belong to the user. Neither reads tenant rows, and
+		// without a local setting RLS sees no tenant.
+		return runBare
+	case c.inServerTx():
+		return runLocalSet
+	}
+	return runWrapped
+}
+
+// run executes do under b for a statement analysed as a. Rows returned by
+// do are wrapped so the per-statement transaction ends when they close.
+func run[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, b binding, do func(context.Context) (T, error), wrap func(T) T) (T, error) {
+	var zero T
+	switch c.mode(a) {
+	case runBare:
+		return do(ctx)
+	case runInTx:
+		res, err := do(ctx)
+		if a.Opaque || a.TxControl {
+			c.sess.known = false
+		}
+		return res, err
+	case runSession:
+		if err := c.bindSession(ctx, b); err != nil {
+			return zero, err
+		}
+		res, err := do(ctx)
+		c.afterSessionStatement(a, err)
+		return res, err
+	case runLocalSet:
+		if err := c.setConfig(ctx, setLocalSQL, b); err != nil {
+			return zero, err
+		}
+		return do(ctx)
+	}
+	if err := c.beginLocal(ctx, b); err != nil {
+		return zero, err
+	}
+	res, err := do(ctx)
+	if err != nil {
+		c.endLocal(false)
+		return zero, err
+	}
+	if wrap != nil {
+		return wrap(res), nil
+	}
+	if err := c.endLocal(true); err != nil {
+		return zero, err
+	}
+	return res, nil
+}
+
+// ExecContext runs query under the tenant of ctx.
+func (c *Conn) ExecContext(ctx context.Context, query string, args []sqldriver.NamedValue) (sqldriver.Result, error) {
+	b, err := c.statementTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a, err := c.analyze(query)
+	if err != nil {
+		return nil, err
+	}
+	return run(c, ctx, a, b, func(ctx context.Context) (sqldriver.Result, error) {
+		return c.execer.ExecContext(ctx, query, args)
+	}, nil)
+}
+
+// QueryContext runs query under the tenant of ctx.
+func (c *Conn) QueryContext(ctx context.Context, query string, args []sqldriver.NamedValue) (sqldriver.Rows, error) {
+	b, err := c.statementTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a, err := c.analyze(query)
+	if err != nil {
+		return nil, err
+	}
+	return run(c, ctx, a, b, func(ctx context.Context) (sqldriver.Rows, error) {
+		return c.queryer.QueryContext(ctx, query, args)
+	}, c.wrapRows)
+}
+
+// PrepareContext checks query and prepares it. Preparing reads no rows, so it
+// needs no tenant (db.Prepare at startup is fine); the tenant is bound each
+// time the statement runs, from that call's context.
+func (c *Conn) PrepareContext(ctx context.Context, query string) (sqldriver.Stmt, error) {
+	a, err := c.analyze(query)
+	if err != nil {
+		return nil, err
+	}
+	is, err := c.preparer.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return newStmt(c, is, a)
+}
+
+// Prepare is PrepareContext with a background context.
+func (c *Conn) Prepare(query string) (sqldriver.Stmt, error) {
+	return c.PrepareContext(context.Background(), query)
+}
+
+// BeginTx begins a transaction bound to the tenant of ctx. Every statement
+// of the transaction must carry the same tenant (or none, if begun with
+// none); another is refused with ErrTenantMismatch.
+func (c *Conn) BeginTx(ctx context.Context, opts sqldriver.TxOptions) (sqldriver.Tx, error) {
+	b, err := c.tenantOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if c.tx != nil {
+		return nil, errors.New("pgx-tenant: a transaction is already open on this connection")
+	}
+	if c.cfg.scope == ScopeSession {
+		// Bound before BEGIN so a rollback cannot undo it.
+		if err := c.bindSession(ctx, b); err != nil {
+			return nil, err
+		}
+	}
+	itx, err := c.beginner.BeginTx(ctx, opts)
+	if err != nil {
+		c.sess.known = false
+		return nil, err
+	}
+	if c.cfg.scope == ScopeTransaction {
+		if err := c.setConfig(ctx, setLocalSQL, b); err != nil {
+			itx.Rollback()
+			return nil, err
+		}
+	}
+	c.tx = &b
+	return &tx{conn: c, inner: itx}, nil
+}
+
+// Begin is BeginTx with a background context and default options.
+func (c *Conn) Begin() (sqldriver.Tx, error) {
+	return c.BeginTx(context.Background(), sqldriver.TxOptions{})
+}
+
+// Ping checks the connection. It is a liveness check, not a statement: it
+// needs no tenant and leaves the binding alone.
+func (c *Conn) Ping(ctx context.Context) error { return c.pinger.Ping(ctx) }
+
+// CheckNamedValue delegates to pgx, which accepts every argument (pgx.NamedArgs,
+// query exec modes, arrays, Valuers) and converts it itself.
+func (c *Conn) CheckNamedValue(nv *sqldriver.NamedValue) error { return c.checker.CheckNamedValue(nv) }
+
+// ResetSession runs when database/sql hands a reused connection to a new
+// caller. It clears per-checkout state and lets pgx discard broken
+// connections (driver.ErrBadConn). It is not where the tenant is bound:
+// database/sql skips it on a connection's first use.
+func (c *Conn) ResetSession(ctx context.Context) error {
+	c.tx = nil
+	if c.resetter == nil {
+		return nil
+	}
+	return c.resetter.ResetSession(ctx)
+}
+
+// Close closes the connection.
+func (c *Conn) Close() error { return c.inner.Close() }

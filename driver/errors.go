@@ -1,0 +1,34 @@
+package driver
+
+import (
+	"errors"
+
+	"github.com/pgx-tenant/pgx-tenant/internal/sqlcheck"
+)
+
+// Errors returned by the driver. None of them is, or wraps,
+// [database/sql/driver.ErrBadConn]: database/sql retries ErrBadConn on
+// another connection, and a tenant or tamper decision must never be retried
+// away. Each is returned before anything is sent to the server.
+var (
+	// ErrNoTenant is returned for a statement or transaction whose context
+	// carries no tenant when the driver is configured with tenant_required.
+	ErrNoTenant = errors.New("pgx-tenant: no tenant in context")
+
+	// ErrTenantMismatch is returned for a statement run inside a transaction
+	// whose context carries a different tenant (or none) than the context the
+	// transaction was begun with. The transaction stays usable.
+	ErrTenantMismatch = errors.New("pgx-tenant: statement tenant differs from its transaction's tenant")
+
+	// ErrTamper is returned for SQL that would change the tenant setting or
+	// the session's identity: set_config or SET/RESET of the tenant setting,
+	// RESET ALL, DISCARD, SET ROLE, SET SESSION AUTHORIZATION, an UPDATE of
+	// pg_settings, or a DO block or function body that mentions them. The
+	// error names the construct, never the statement's data.
+	ErrTamper = errors.New("pgx-tenant: statement would change the tenant setting or session identity")
+
+	// ErrInvalidSQL is wrapped by the error returned for SQL the PostgreSQL
+	// parser rejects. The driver must parse a statement to check it, so a
+	// statement it cannot parse is never sent.
+	ErrInvalidSQL = sqlcheck.ErrSyntax
+)

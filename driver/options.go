@@ -1,0 +1,167 @@
+package driver
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// Scope says how long the tenant setting lives on the server.
+type Scope int
+
+const (
+	// ScopeTransaction binds the tenant transaction-locally
+	// (set_config(name, id, true)): every autocommit statement runs in its
+	// own transaction with the setting, and an explicit transaction gets it
+	// right after BEGIN. Nothing outlives the transaction, so it is safe
+	// behind transaction-pooling PgBouncer. This is the default.
+	ScopeTransaction Scope = iota
+
+	// ScopeSession binds the tenant at session level and remembers, per
+	// connection, which tenant the server holds, so a statement for the same
+	// tenant as the previous one costs nothing extra. Use it only with direct
+	// connections (no transaction-pooling PgBouncer in between), where the
+	// server session belongs to this connection alone.
+	ScopeSession
+)
+
+func (s Scope) String() string {
+	switch s {
+	case ScopeTransaction:
+		return "transaction"
+	case ScopeSession:
+		return "session"
+	}
+	return "Scope(" + strconv.Itoa(int(s)) + ")"
+}
+
+// DefaultSetting is the PostgreSQL setting the tenant is bound to unless
+// WithSetting or tenant_setting says otherwise.
+const DefaultSetting = "app.tenant_id"
+
+// Option configures a Connector. Options are applied after the tenant_* keys
+// found in the connection config, so an Option wins over the DSN.
+type Option func(*config)
+
+// WithSetting sets the PostgreSQL setting that receives the tenant ID
+// (default [DefaultSetting]). It must be a custom setting name: two or more
+// dot-separated identifiers, such as "app.tenant_id".
+func WithSetting(name string) Option { return func(c *config) { c.setting = name } }
+
+// WithScope sets the binding scope (default [ScopeTransaction]).
+func WithScope(s Scope) Option { return func(c *config) { c.scope = s } }
+
+// WithRequired makes a statement or transaction whose context carries no
+// tenant fail with [ErrNoTenant] (default false: it runs with the setting
+// cleared, so Row-Level-Security policies see no tenant and match nothing).
+func WithRequired(required bool) Option { return func(c *config) { c.required = required } }
+
+// WithStdlibOptions passes options to the pgx stdlib connector the driver
+// wraps (for example stdlib.OptionAfterConnect). Default: none.
+func WithStdlibOptions(opts ...stdlib.OptionOpenDB) Option {
+	return func(c *config) { c.stdlib = append(c.stdlib, opts...) }
+}
+
+// WithStatementCacheSize sets how many distinct SQL texts the driver keeps
+// the parse result of (default 4096). Texts over 64 KiB are never cached.
+func WithStatementCacheSize(n int) Option { return func(c *config) { c.cacheSize = n } }
+
+type config struct {
+	setting   string
+	scope     Scope
+	required  bool
+	cacheSize int
+	stdlib    []stdlib.OptionOpenDB
+}
+
+func defaultConfig() config {
+	return config{setting: DefaultSetting, scope: ScopeTransaction, cacheSize: 4096}
+}
+
+// dsnPrefix marks the driver's own keys in a DSN.
+const dsnPrefix = "tenant_"
+
+// dsnKeys are the keys this release understands; any other tenant_* key is
+// an error, so a typo (or a key from a newer release) never silently weakens
+// isolation.
+var dsnKeys = map[string]func(*config, string) error{
+	"tenant_setting": func(c *config, v string) error { c.setting = v; return nil },
+	"tenant_scope": func(c *config, v string) error {
+		switch strings.ToLower(v) {
+		case "transaction":
+			c.scope = ScopeTransaction
+		case "session":
+			c.scope = ScopeSession
+		default:
+			return fmt.Errorf("must be transaction or session, not %q", v)
+		}
+		return nil
+	},
+	"tenant_required": func(c *config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("must be true or false, not %q", v)
+		}
+		c.required = b
+		return nil
+	},
+}
+
+// takeDSNKeys applies and removes the tenant_* keys from params (pgx puts
+// every key it does not know into RuntimeParams, which would otherwise be
+// sent to the server as startup parameters).
+func (c *config) takeDSNKeys(params map[string]string) error {
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		if strings.HasPrefix(strings.ToLower(k), dsnPrefix) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys) // deterministic: the first bad key is always the same one
+	for _, k := range keys {
+		apply, ok := dsnKeys[strings.ToLower(k)]
+		if !ok {
+			known := make([]string, 0, len(dsnKeys))
+			for name := range dsnKeys {
+				known = append(known, name)
+			}
+			sort.Strings(known)
+			return fmt.Errorf("pgx-tenant: unknown DSN key %q (known: %s)", k, strings.Join(known, ", "))
+		}
+		if err := apply(c, params[k]); err != nil {
+			return fmt.Errorf("pgx-tenant: DSN key %s: %w", k, err)
+		}
+		delete(params, k)
+	}
+	return nil
+}
+
+var gucName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)+$`)
+
+func (c *config) validate(params map[string]string) error {
+	if !gucName.MatchString(c.setting) || len(c.setting) > 128 {
+		return fmt.Errorf("pgx-tenant: tenant setting %q is not a custom setting name like app.tenant_id", c.setting)
+	}
+	c.setting = strings.ToLower(c.setting) // PostgreSQL setting names are case-insensitive
+	if c.scope != ScopeTransaction && c.scope != ScopeSession {
+		return fmt.Errorf("pgx-tenant: unknown scope %v", c.scope)
+	}
+	if c.cacheSize <= 0 {
+		return fmt.Errorf("pgx-tenant: statement cache size must be positive, not %d", c.cacheSize)
+	}
+	// The driver owns the tenant setting: a startup parameter would give
+	// every connection a tenant before any context said so.
+	for k, v := range params {
+		if strings.EqualFold(k, c.setting) {
+			return fmt.Errorf("pgx-tenant: the connection config sets %s; the driver owns that setting", c.setting)
+		}
+		if strings.EqualFold(k, "options") && strings.Contains(strings.ToLower(v), c.setting) {
+			return fmt.Errorf("pgx-tenant: the connection config's options set %s; the driver owns that setting", c.setting)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,22 @@
+package driver
+
+import sqldriver "database/sql/driver"
+
+// tx ends a database/sql transaction and releases the connection's tenant pin.
+type tx struct {
+	conn  *Conn
+	inner sqldriver.Tx
+}
+
+var _ sqldriver.Tx = (*tx)(nil)
+
+func (t *tx) Commit() error   { return t.end(t.inner.Commit()) }
+func (t *tx) Rollback() error { return t.end(t.inner.Rollback()) }
+
+func (t *tx) end(err error) error {
+	t.conn.tx = nil
+	if err != nil {
+		t.conn.sess.known = false
+	}
+	return err
+}

@@ -1,0 +1,79 @@
+package sqlcheck
+
+import (
+	"container/list"
+	"strings"
+	"sync"
+)
+
+// DefaultCacheSize is the number of distinct SQL texts an Analyzer remembers.
+const DefaultCacheSize = 4096
+
+// maxCachedLen keeps one huge generated statement from pinning memory.
+const maxCachedLen = 64 << 10
+
+// Analyzer analyzes SQL for one tenant setting and caches the results. It is
+// safe for concurrent use.
+type Analyzer struct {
+	setting string
+	size    int
+
+	mu      sync.Mutex // protects following fields
+	entries map[string]*list.Element
+	lru     list.List // front is most recently used; values are *entry
+}
+
+type entry struct {
+	sql string
+	a   *Analysis
+	err error
+}
+
+// NewAnalyzer returns an Analyzer that treats setting (a GUC name) as the
+// tenant setting and caches up to size texts (DefaultCacheSize if size <= 0).
+func NewAnalyzer(setting string, size int) *Analyzer {
+	if size <= 0 {
+		size = DefaultCacheSize
+	}
+	return &Analyzer{setting: strings.ToLower(setting), size: size, entries: make(map[string]*list.Element)}
+}
+
+// Analyze returns the analysis of sql, parsing it only if it is not cached.
+// A parse failure is returned as an error wrapping ErrSyntax (and cached
+// like a result). The returned Analysis must not be modified.
+func (z *Analyzer) Analyze(sql string) (*Analysis, error) {
+	z.mu.Lock()
+	if el, ok := z.entries[sql]; ok {
+		z.lru.MoveToFront(el)
+		e := el.Value.(*entry)
+		z.mu.Unlock()
+		return e.a, e.err
+	}
+	z.mu.Unlock()
+
+	// Parse outside the lock: it is the slow part, and two goroutines
+	// parsing the same new text at once only do the work twice.
+	a, err := analyze(sql, z.setting)
+	if len(sql) > maxCachedLen {
+		return a, err
+	}
+
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if _, ok := z.entries[sql]; !ok {
+		z.entries[sql] = z.lru.PushFront(&entry{sql: sql, a: a, err: err})
+		if z.lru.Len() > z.size {
+			oldest := z.lru.Back()
+			z.lru.Remove(oldest)
+			delete(z.entries, oldest.Value.(*entry).sql)
+		}
+	}
+	return a, err
+}
+
+// Len reports how many texts are cached.
+func (z *Analyzer) Len() int {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	return z.lru.Len()
+}
