@@ -223,11 +223,11 @@ func (c *Conn) endLocal(commit bool) error {
 type runMode int
 
 const (
-	runInTx       runMode = iota // inside a database/sql transaction: already bound
-	runSession                   // ScopeSession
-	runBare                      // ScopeTransaction, statement that must not be wrapped
-	runLocalSet                  // ScopeTransaction, inside the user's own BEGIN
-	runWrapped                   // ScopeTransaction, own BEGIN … COMMIT
+	runInTx     runMode = iota // inside a database/sql transaction: already bound
+	runSession                 // ScopeSession
+	runBare                    // ScopeTransaction, statement that must not be wrapped
+	runLocalSet                // ScopeTransaction, inside the user's own BEGIN
+	runWrapped                 // ScopeTransaction, own BEGIN … COMMIT
 )
 
 func (c *Conn) mode(a *sqlcheck.Analysis) runMode {

@@ -43,7 +43,7 @@ func (s *stmt) NumInput() int { return s.inner.NumInput() }
 // Exec and Query are the pre-context methods database/sql no longer calls
 // when the context ones exist; they behave as pgx's do.
 func (s *stmt) Exec(args []sqldriver.Value) (sqldriver.Result, error) { return s.inner.Exec(args) }
-func (s *stmt) Query(args []sqldriver.Value) (sqldriver.Rows, error) { return s.inner.Query(args) }
+func (s *stmt) Query(args []sqldriver.Value) (sqldriver.Rows, error)  { return s.inner.Query(args) }
 
 // ExecContext runs the statement under the tenant of ctx, which may differ
 // from the context it was prepared with.

@@ -168,7 +168,9 @@ func (d *Database) Drop(ctx context.Context) error {
 
 // Exec runs statements on this database as the admin role (set-up and
 // checks that must see every tenant's rows).
-func (d *Database) Exec(ctx context.Context, sql ...string) error { return execAll(ctx, d.AdminDSN, sql...) }
+func (d *Database) Exec(ctx context.Context, sql ...string) error {
+	return execAll(ctx, d.AdminDSN, sql...)
+}
 
 // ExecOwner runs statements as the owner role (schema creation).
 func (d *Database) ExecOwner(ctx context.Context, sql ...string) error {
