@@ -1,0 +1,88 @@
+package driver_test
+
+import (
+	"context"
+	sqldriver "database/sql/driver"
+	"errors"
+	"testing"
+
+	"github.com/pgx-tenant/pgx-tenant/driver"
+)
+
+// TestTamperRejected sends every form of tampering through every path and
+// checks that it is refused before reaching the server: a statement placed
+// before the tampering in the same string must not have run, and the
+// connection must still bind tenants correctly afterwards.
+func TestTamperRejected(t *testing.T) {
+	d := schema(t)
+	forEachScope(t, func(t *testing.T, scope string) {
+		db := openApp(t, d, "tenant_scope="+scope)
+		db.SetMaxOpenConns(1) // every attempt hits the connection bound before
+		admin := openAdmin(t, d)
+		ctx := context.Background()
+		const marker = "INSERT INTO events (tenant_id, note) VALUES ('t01', 'tamper'); "
+		attempts := []string{
+			"SELECT set_config('app.tenant_id', 't02', false)",
+			"SELECT set_config('app.tenant_id', 't02', true)",
+			"SELECT pg_catalog.set_config('APP.TENANT_ID', 't02', false)",
+			"SELECT tenant_id FROM items WHERE set_config('app.tenant_id', 't02', false) IS NOT NULL",
+			"SELECT set_config($1, 't02', false)",
+			"SET app.tenant_id = 't02'",
+			"SET SESSION app.tenant_id = 't02'",
+			"SET LOCAL app.tenant_id = 't02'",
+			"RESET app.tenant_id",
+			"RESET ALL",
+			"DISCARD ALL",
+			"DISCARD PLANS",
+			"SET ROLE " + d.OwnerRole,
+			"SET SESSION AUTHORIZATION " + d.OwnerRole,
+			"RESET ROLE",
+			"UPDATE pg_settings SET setting = 't02' WHERE name = 'app.tenant_id'",
+			"DO $$ BEGIN PERFORM set_config('app.tenant_id', 't02', false); END $$",
+			marker + "SELECT set_config('app.tenant_id', 't02', false)",
+			marker + "SET app.tenant_id = 't02'",
+			marker + "RESET ALL",
+		}
+		for _, sql := range attempts {
+			wantOnly(t, tenantsSeen(t, db, ctxFor(1), "SELECT tenant_id FROM items"), 1, itemsOf(1))
+
+			checks := map[string]error{}
+			_, checks["Exec"] = db.ExecContext(ctxFor(1), sql)
+			_, checks["Query"] = db.QueryContext(ctxFor(1), sql)
+			_, checks["Prepare"] = db.PrepareContext(ctxFor(1), sql)
+			if tx, err := db.BeginTx(ctxFor(1), nil); err == nil {
+				_, checks["Tx.Exec"] = tx.ExecContext(ctxFor(1), sql)
+				tx.Rollback()
+			} else {
+				t.Fatal(err)
+			}
+			for path, err := range checks {
+				if !errors.Is(err, driver.ErrTamper) {
+					t.Errorf("%s %q: err = %v, want ErrTamper", path, sql, err)
+				}
+				if errors.Is(err, sqldriver.ErrBadConn) {
+					t.Errorf("%s %q: tamper error looks like ErrBadConn", path, sql)
+				}
+			}
+			// The connection still runs tenant 1's statements as tenant 1,
+			// and no-tenant statements as nobody.
+			wantOnly(t, tenantsSeen(t, db, ctxFor(1), "SELECT tenant_id FROM items"), 1, itemsOf(1))
+			wantNone(t, tenantsSeen(t, db, ctx, "SELECT tenant_id FROM items"))
+		}
+		if got := countEvents(t, admin); got["t01"] != 0 {
+			t.Fatalf("a statement before the tampering ran: %v", got)
+		}
+	})
+}
+
+func TestInvalidSQLRejected(t *testing.T) {
+	d := schema(t)
+	db := openApp(t, d)
+	_, err := db.ExecContext(ctxFor(0), "SELEC tenant_id FROM items")
+	if !errors.Is(err, driver.ErrInvalidSQL) {
+		t.Fatalf("err = %v, want ErrInvalidSQL", err)
+	}
+	if errors.Is(err, sqldriver.ErrBadConn) {
+		t.Fatal("parse error looks like ErrBadConn")
+	}
+}
