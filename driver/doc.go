@@ -1,0 +1,99 @@
+// Package driver is the pgx-tenant database/sql driver. Importing it
+// registers the driver "pgx-tenant", a wrapper around pgx v5's stdlib driver
+// that binds the tenant carried by each call's [context.Context] (see
+// [github.com/pgx-tenant/pgx-tenant/tenant]) as a PostgreSQL setting, which
+// Row-Level-Security policies read.
+//
+//	import (
+//		"database/sql"
+//
+//		_ "github.com/pgx-tenant/pgx-tenant/driver"
+//		"github.com/pgx-tenant/pgx-tenant/tenant"
+//	)
+//
+//	db, err := sql.Open("pgx-tenant", "postgres://app@db/prod")
+//	ctx := tenant.NewContext(r.Context(), "acme")
+//	rows, err := db.QueryContext(ctx, "SELECT id, total FROM invoices")
+//
+// Code that uses database/sql — directly or through sqlx, bun, GORM, ent or
+// sqlc — changes only the driver name.
+//
+// # Configuration
+//
+// The DSN is any pgx DSN (URL or keyword/value form). Keys starting with
+// tenant_ belong to the driver and are removed before the connection config
+// reaches the server; an unknown tenant_ key or a bad value makes sql.Open
+// fail with an error naming it.
+//
+//	tenant_setting   the setting policies read            default app.tenant_id
+//	tenant_scope     transaction | session                default transaction
+//	tenant_required  true: no tenant in ctx is an error   default false
+//
+// [NewConnector] and [OpenDB] take a [pgx.ConnConfig] and [Option] values for
+// programmatic use; options override DSN keys.
+//
+// # Binding
+//
+// Every context-carrying call binds the tenant of its own context:
+// Exec, Query and QueryRow on a DB, Conn or Tx; BeginTx; and each execution
+// of a prepared statement (whatever context it was prepared with, and also
+// when database/sql re-prepares it on another connection). The binding never
+// relies on database/sql's ResetSession hook, which is skipped on a
+// connection's first use. The tenant is always sent as a bound parameter of
+// set_config, never spliced into SQL.
+//
+// With [ScopeTransaction] (the default), the setting is transaction-local:
+// an autocommit statement runs as BEGIN; set_config(…, true); statement;
+// COMMIT (the rows of a query are read before the COMMIT, which is sent
+// when they are exhausted or closed), and an explicit transaction gets the
+// setting right after its BEGIN. Nothing outlives the transaction, so a
+// connection never carries a tenant from one request to the next, and the
+// scope is safe behind transaction-pooling PgBouncer. Statements that
+// PostgreSQL refuses inside a transaction block (VACUUM, CREATE INDEX
+// CONCURRENTLY, …) and transaction control sent as SQL (BEGIN, COMMIT, …)
+// run unwrapped and therefore without a tenant. After a BEGIN sent as SQL,
+// each statement sets the local setting first.
+//
+// With [ScopeSession], the setting is set at session level, and only when
+// the connection's bound tenant differs from the statement's; each
+// connection remembers what the server holds. It forgets (and sets again
+// next time) after any error, any DO block or CALL, any transaction control
+// sent as SQL, and any setting made inside a transaction the application
+// opened with SQL. Use it only on direct connections.
+//
+// A statement whose context has no tenant runs with the setting cleared, so
+// policies written as in the README match no rows and refuse writes; with
+// tenant_required it fails with [ErrNoTenant] instead.
+//
+// # Transactions
+//
+// A transaction is bound to the tenant of the context given to BeginTx.
+// database/sql lets each statement of a transaction carry its own context; a
+// statement whose context holds another tenant, or none when the transaction
+// has one, fails with [ErrTenantMismatch] before anything is sent, and the
+// transaction stays usable.
+//
+// # Tamper resistance
+//
+// Every SQL text is parsed once with the PostgreSQL parser (pg_query_go) and
+// the result cached by exact text. A statement that would change the tenant
+// setting or the session's identity fails with [ErrTamper] before anything
+// is sent, also when hidden in a multi-statement string or a sub-query. SQL
+// the parser rejects fails with [ErrInvalidSQL]. The check sees SQL only:
+// code inside functions and dynamic SQL built at run time is beyond it (see
+// the threat model in the README).
+//
+// # Errors
+//
+// [ErrNoTenant], [ErrTenantMismatch], [ErrTamper], [ErrInvalidSQL] and
+// tenant.ErrInvalidID are returned before anything is sent; match them with
+// errors.Is. None of them is driver.ErrBadConn, so database/sql never retries
+// them on another connection. Server errors stay reachable as
+// *pgconn.PgError; a Row-Level-Security refusal has SQLSTATE 42501.
+//
+// # Escape hatch
+//
+// Inside sql.Conn.Raw the driver connection is a *[Conn], and
+// [Conn.PgxConn] returns the underlying *pgx.Conn. Statements sent through
+// it are not scoped by the driver at all.
+package driver
