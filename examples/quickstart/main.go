@@ -22,7 +22,7 @@ import (
 	"github.com/pgx-tenant/pgx-tenant/tenant"
 )
 
-// The policy every tenant-owned table gets. NULLIF turns the ” a reset
+// The policy every tenant-owned table gets. NULLIF turns the empty string a reset
 // setting reads as into NULL, so no tenant matches no rows; the sub-select
 // makes PostgreSQL read the setting once per statement, not once per row.
 const policy = `tenant_id = (SELECT NULLIF(current_setting('app.tenant_id', true), ''))`
