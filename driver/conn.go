@@ -96,11 +96,16 @@ func newConn(c *Connector, ic sqldriver.Conn) (*Conn, error) {
 // SendBatch, CopyFrom, …) bypass pgx-tenant entirely — no tenant binding, no
 // tamper check. Under ScopeTransaction they run with whatever the session
 // holds (normally no tenant, so RLS matches nothing); under ScopeSession they
-// run under the tenant of the previous statement on this connection. Changing
-// session state through it (SET, DISCARD, set_config of the tenant setting)
-// leaves the driver's view of the connection wrong. Use it for pgx features
-// database/sql lacks, and bind the tenant yourself inside a transaction.
-func (c *Conn) PgxConn() *pgx.Conn { return c.pgx }
+// run under the tenant of the previous statement on this connection. What is
+// sent through it is not seen by the driver: under ScopeSession, calling PgxConn
+// makes the connection forget which tenant the server holds, so the next
+// statement through database/sql sets it again; keep the *pgx.Conn no longer
+// than the Raw callback. Use it for pgx features database/sql lacks, and bind
+// the tenant yourself inside a transaction.
+func (c *Conn) PgxConn() *pgx.Conn {
+	c.sess.known = false
+	return c.pgx
+}
 
 // tenantOf returns the validated tenant of ctx.
 func (c *Conn) tenantOf(ctx context.Context) (binding, error) {

@@ -399,3 +399,28 @@ func TestInvalidTenantIDs(t *testing.T) {
 		wantOnly(t, tenantsSeen(t, db, ctxFor(0), "SELECT tenant_id FROM items"), 0, itemsOf(0))
 	})
 }
+
+// TestRawSessionChangeIsNotTrusted changes the tenant setting behind the
+// driver's back through the raw pgx connection: in session scope the next
+// statement for the previously bound tenant must set it again.
+func TestRawSessionChangeIsNotTrusted(t *testing.T) {
+	d := schema(t)
+	forEachScope(t, func(t *testing.T, scope string) {
+		db := openApp(t, d, "tenant_scope="+scope)
+		ctx := context.Background()
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		wantOnly(t, tenantsSeen(t, conn, ctxFor(4), "SELECT tenant_id FROM items"), 4, itemsOf(4))
+		err = conn.Raw(func(dc any) error {
+			_, err := dc.(*driver.Conn).PgxConn().Exec(ctx, "SELECT set_config('app.tenant_id', 't09', false)")
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantOnly(t, tenantsSeen(t, conn, ctxFor(4), "SELECT tenant_id FROM items"), 4, itemsOf(4))
+	})
+}
