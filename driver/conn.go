@@ -33,6 +33,7 @@ type Conn struct {
 	checker  sqldriver.NamedValueChecker
 	resetter sqldriver.SessionResetter // may be nil (test drivers)
 	pgx      *pgx.Conn                 // nil unless inner is *stdlib.Conn
+	pipe     *pipeline                 // nil without pgx or in an exec mode it cannot reproduce
 
 	// database/sql hands a driver connection to one goroutine at a time, so
 	// the fields below need no lock.
@@ -85,6 +86,7 @@ func newConn(c *Connector, ic sqldriver.Conn) (*Conn, error) {
 	conn.resetter, _ = ic.(sqldriver.SessionResetter)
 	if sc, isStd := ic.(*stdlib.Conn); isStd {
 		conn.pgx = sc.Conn()
+		conn.pipe = newPipeline(conn.pgx)
 	}
 	return conn, nil
 }
@@ -252,42 +254,81 @@ func (c *Conn) mode(a *sqlcheck.Analysis) runMode {
 	return runWrapped
 }
 
-// run executes do under b for a statement analysed as a. Rows returned by
-// do are wrapped so the per-statement transaction ends when they close.
-func run[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, b binding, do func(context.Context) (T, error), wrap func(T) T) (T, error) {
+// exchange is one statement, in the two ways the driver can send it.
+type exchange[T any] struct {
+	// direct sends the statement alone, through the wrapped connection.
+	direct func(context.Context) (T, error)
+	// piped sends set_config and the statement in one round trip; it is
+	// nil without pgx and may return errNoPipeline.
+	piped func(ctx context.Context, setSQL string, b binding) (T, error)
+	// wrap ends the per-statement transaction of the general path when
+	// rows are closed (nil for Exec).
+	wrap func(T) T
+}
+
+// run executes a statement analysed as a under b.
+func run[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, b binding, x exchange[T]) (T, error) {
 	var zero T
+	pipelinable := x.piped != nil && a.Statements == 1 && !a.NoTxBlock && !a.TxControl
 	switch c.mode(a) {
 	case runBare:
-		return do(ctx)
+		return x.direct(ctx)
 	case runInTx:
-		res, err := do(ctx)
+		res, err := x.direct(ctx)
 		if a.Opaque || a.TxControl {
 			c.sess.known = false
 		}
 		return res, err
 	case runSession:
+		inTx := c.inServerTx()
+		if c.sess.known && !inTx && c.sess.b == b {
+			res, err := x.direct(ctx)
+			c.afterSessionStatement(a, err)
+			return res, err
+		}
+		if pipelinable {
+			c.sess.known = false
+			res, err := x.piped(ctx, setSessionSQL, b)
+			if err != errNoPipeline {
+				if err == nil {
+					c.sess = sessionState{known: !inTx, b: b}
+				}
+				c.afterSessionStatement(a, err)
+				return res, err
+			}
+		}
 		if err := c.bindSession(ctx, b); err != nil {
 			return zero, err
 		}
-		res, err := do(ctx)
+		res, err := x.direct(ctx)
 		c.afterSessionStatement(a, err)
 		return res, err
-	case runLocalSet:
+	}
+	// ScopeTransaction.
+	if pipelinable {
+		// In the user's own transaction the local setting lasts until it
+		// ends; otherwise both run as one implicit transaction.
+		res, err := x.piped(ctx, setLocalSQL, b)
+		if err != errNoPipeline {
+			return res, err
+		}
+	}
+	if c.mode(a) == runLocalSet {
 		if err := c.setConfig(ctx, setLocalSQL, b); err != nil {
 			return zero, err
 		}
-		return do(ctx)
+		return x.direct(ctx)
 	}
 	if err := c.beginLocal(ctx, b); err != nil {
 		return zero, err
 	}
-	res, err := do(ctx)
+	res, err := x.direct(ctx)
 	if err != nil {
 		c.endLocal(false)
 		return zero, err
 	}
-	if wrap != nil {
-		return wrap(res), nil
+	if x.wrap != nil {
+		return x.wrap(res), nil
 	}
 	if err := c.endLocal(true); err != nil {
 		return zero, err
@@ -295,34 +336,66 @@ func run[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, b binding, d
 	return res, nil
 }
 
-// ExecContext runs query under the tenant of ctx.
-func (c *Conn) ExecContext(ctx context.Context, query string, args []sqldriver.NamedValue) (sqldriver.Result, error) {
+// admit decides, before anything is sent, whether a statement may run and
+// under which tenant.
+func (c *Conn) admit(ctx context.Context, query string) (*sqlcheck.Analysis, binding, error) {
 	b, err := c.statementTenant(ctx)
 	if err != nil {
-		return nil, err
+		return nil, binding{}, err
 	}
 	a, err := c.analyze(query)
 	if err != nil {
+		return nil, binding{}, err
+	}
+	return a, b, nil
+}
+
+// execExchange and queryExchange build the two ways to send cl.
+func (c *Conn) execExchange(cl call, direct func(context.Context) (sqldriver.Result, error)) exchange[sqldriver.Result] {
+	x := exchange[sqldriver.Result]{direct: direct}
+	if c.pipe != nil {
+		x.piped = func(ctx context.Context, setSQL string, b binding) (sqldriver.Result, error) {
+			return c.pipe.exec(ctx, setSQL, c.cfg.setting, b.value(), cl)
+		}
+	}
+	return x
+}
+
+func (c *Conn) queryExchange(cl call, direct func(context.Context) (sqldriver.Rows, error)) exchange[sqldriver.Rows] {
+	cl.rows = true
+	x := exchange[sqldriver.Rows]{direct: direct, wrap: c.wrapRows}
+	if c.pipe != nil {
+		x.piped = func(ctx context.Context, setSQL string, b binding) (sqldriver.Rows, error) {
+			return c.pipe.query(ctx, setSQL, c.cfg.setting, b.value(), cl, c.forgetSession)
+		}
+	}
+	return x
+}
+
+// forgetSession is called when a pipelined statement fails after returning
+// rows: its implicit transaction, and any session set in it, rolled back.
+func (c *Conn) forgetSession() { c.sess.known = false }
+
+// ExecContext runs query under the tenant of ctx.
+func (c *Conn) ExecContext(ctx context.Context, query string, args []sqldriver.NamedValue) (sqldriver.Result, error) {
+	a, b, err := c.admit(ctx, query)
+	if err != nil {
 		return nil, err
 	}
-	return run(c, ctx, a, b, func(ctx context.Context) (sqldriver.Result, error) {
+	return run(c, ctx, a, b, c.execExchange(call{query: query, args: args}, func(ctx context.Context) (sqldriver.Result, error) {
 		return c.execer.ExecContext(ctx, query, args)
-	}, nil)
+	}))
 }
 
 // QueryContext runs query under the tenant of ctx.
 func (c *Conn) QueryContext(ctx context.Context, query string, args []sqldriver.NamedValue) (sqldriver.Rows, error) {
-	b, err := c.statementTenant(ctx)
+	a, b, err := c.admit(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	a, err := c.analyze(query)
-	if err != nil {
-		return nil, err
-	}
-	return run(c, ctx, a, b, func(ctx context.Context) (sqldriver.Rows, error) {
+	return run(c, ctx, a, b, c.queryExchange(call{query: query, args: args}, func(ctx context.Context) (sqldriver.Rows, error) {
 		return c.queryer.QueryContext(ctx, query, args)
-	}, c.wrapRows)
+	}))
 }
 
 // PrepareContext checks query and prepares it. Preparing reads no rows, so it
@@ -337,7 +410,7 @@ func (c *Conn) PrepareContext(ctx context.Context, query string) (sqldriver.Stmt
 	if err != nil {
 		return nil, err
 	}
-	return newStmt(c, is, a)
+	return newStmt(c, is, query, a)
 }
 
 // Prepare is PrepareContext with a background context.
@@ -355,6 +428,9 @@ func (c *Conn) BeginTx(ctx context.Context, opts sqldriver.TxOptions) (sqldriver
 	}
 	if c.tx != nil {
 		return nil, errors.New("pgx-tenant: a transaction is already open on this connection")
+	}
+	if c.pipe != nil {
+		return c.beginPiped(ctx, opts, b)
 	}
 	if c.cfg.scope == ScopeSession {
 		// Bound before BEGIN so a rollback cannot undo it.
@@ -375,6 +451,28 @@ func (c *Conn) BeginTx(ctx context.Context, opts sqldriver.TxOptions) (sqldriver
 	}
 	c.tx = &b
 	return &tx{conn: c, inner: itx}, nil
+}
+
+// beginPiped sends BEGIN together with the tenant's set_config. In session
+// scope the set (only when the tenant changes) is inside the transaction, so
+// a rollback undoes it and the connection forgets what the server holds.
+func (c *Conn) beginPiped(ctx context.Context, opts sqldriver.TxOptions, b binding) (sqldriver.Tx, error) {
+	setSQL, setInside := setLocalSQL, false
+	if c.cfg.scope == ScopeSession {
+		setSQL = ""
+		if !c.sess.known || c.sess.b != b {
+			setSQL, setInside = setSessionSQL, true
+		}
+	}
+	c.sess.known = c.sess.known && !setInside
+	if err := c.pipe.begin(ctx, opts, setSQL, c.cfg.setting, b.value()); err != nil {
+		return nil, err
+	}
+	if setInside {
+		c.sess = sessionState{known: true, b: b}
+	}
+	c.tx = &b
+	return &tx{conn: c, inner: pgxTx{conn: c.pgx}, setInside: setInside}, nil
 }
 
 // Begin is BeginTx with a background context and default options.

@@ -17,6 +17,7 @@ type stmt struct {
 	execer  sqldriver.StmtExecContext
 	queryer sqldriver.StmtQueryContext
 	a       *sqlcheck.Analysis
+	query   string
 }
 
 var (
@@ -25,8 +26,8 @@ var (
 	_ sqldriver.StmtQueryContext = (*stmt)(nil)
 )
 
-func newStmt(c *Conn, is sqldriver.Stmt, a *sqlcheck.Analysis) (*stmt, error) {
-	s := &stmt{conn: c, inner: is, a: a}
+func newStmt(c *Conn, is sqldriver.Stmt, query string, a *sqlcheck.Analysis) (*stmt, error) {
+	s := &stmt{conn: c, inner: is, query: query, a: a}
 	var ok1, ok2 bool
 	s.execer, ok1 = is.(sqldriver.StmtExecContext)
 	s.queryer, ok2 = is.(sqldriver.StmtQueryContext)
@@ -52,9 +53,10 @@ func (s *stmt) ExecContext(ctx context.Context, args []sqldriver.NamedValue) (sq
 	if err != nil {
 		return nil, err
 	}
-	return run(s.conn, ctx, s.a, b, func(ctx context.Context) (sqldriver.Result, error) {
+	cl := call{query: s.query, args: args, prepared: true}
+	return run(s.conn, ctx, s.a, b, s.conn.execExchange(cl, func(ctx context.Context) (sqldriver.Result, error) {
 		return s.execer.ExecContext(ctx, args)
-	}, nil)
+	}))
 }
 
 // QueryContext runs the statement under the tenant of ctx.
@@ -63,7 +65,8 @@ func (s *stmt) QueryContext(ctx context.Context, args []sqldriver.NamedValue) (s
 	if err != nil {
 		return nil, err
 	}
-	return run(s.conn, ctx, s.a, b, func(ctx context.Context) (sqldriver.Rows, error) {
+	cl := call{query: s.query, args: args, prepared: true}
+	return run(s.conn, ctx, s.a, b, s.conn.queryExchange(cl, func(ctx context.Context) (sqldriver.Rows, error) {
 		return s.queryer.QueryContext(ctx, args)
-	}, s.conn.wrapRows)
+	}))
 }
