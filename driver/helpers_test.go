@@ -76,7 +76,13 @@ func withKeys(dsn string, kv ...string) string {
 // openApp opens the driver as the app role with the given tenant_* keys.
 func openApp(t testing.TB, d *pgtest.Database, kv ...string) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("pgx-tenant", withKeys(d.AppDSN, kv...))
+	return openDSN(t, withKeys(d.AppDSN, kv...))
+}
+
+// openDSN opens the driver on dsn, closed when t ends.
+func openDSN(t testing.TB, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("pgx-tenant", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,17 +63,8 @@ func startLocal(ctx context.Context) (*localCluster, error) {
 		return nil, err
 	}
 	lc := &localCluster{bin: bin, dir: dir}
-	if os.Geteuid() == 0 {
-		// initdb and postgres refuse to run as root.
-		u, err := user.Lookup("nobody")
-		if err != nil {
-			os.RemoveAll(dir)
-			return nil, fmt.Errorf("pgtest: running as root needs an unprivileged user: %w", err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		lc.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-		if err := os.Chown(dir, uid, gid); err != nil {
+	if os.Geteuid() == 0 { // initdb and postgres refuse to run as root
+		if lc.cred, err = chownToNobody(dir); err != nil {
 			os.RemoveAll(dir)
 			return nil, err
 		}
@@ -174,6 +165,26 @@ func (lc *localCluster) restart(ctx context.Context) error {
 func (lc *localCluster) close() error {
 	lc.stopProcess()
 	return os.RemoveAll(lc.dir)
+}
+
+// chownToNobody gives dir to the unprivileged user "nobody" and returns the
+// credential to run a server as.
+func chownToNobody(dir string) (*syscall.Credential, error) {
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		return nil, fmt.Errorf("pgtest: running as root needs an unprivileged user: %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Chown(p, uid, gid)
+	}); err != nil {
+		return nil, err
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
 
 func freePort() (int, error) {

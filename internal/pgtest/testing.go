@@ -92,3 +92,21 @@ func StartPrivate(tb testing.TB) *Server {
 	tb.Cleanup(func() { srv.Close() })
 	return srv
 }
+
+// NewPgBouncer starts PgBouncer (transaction pooling, poolSize server
+// connections) in front of d, stopped when tb ends. It skips tb when
+// PgBouncer is not installed, or fails it under CI.
+func NewPgBouncer(tb testing.TB, d *Database, poolSize int) *PgBouncer {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b, err := StartPgBouncer(ctx, d, poolSize)
+	if errors.Is(err, ErrNoPgBouncer) && os.Getenv("CI") == "" {
+		tb.Skip(err)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { b.Close() })
+	return b
+}
