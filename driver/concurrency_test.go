@@ -22,9 +22,9 @@ func TestConcurrentIsolation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long")
 	}
-	forEachScope(t, func(t *testing.T, scope string) {
+	forEachConfig(t, func(t *testing.T, cfg testConfig) {
 		d := schema(t)
-		db := openApp(t, d, "tenant_scope="+scope)
+		db := openApp(t, d, cfg.keys()...)
 		db.SetMaxOpenConns(poolSize)
 		db.SetMaxIdleConns(poolSize)
 		isolationWorkload(t, db, openAdmin(t, d), goroutines, statements, true)

@@ -104,6 +104,25 @@ func openAdmin(t testing.TB, d *pgtest.Database) *sql.DB {
 
 var scopes = []string{"transaction", "session"}
 
+// testConfig is one way to run the driver: a scope and a pgx exec mode.
+// cache_statement (pgx's default) and exec (for PgBouncer) take the
+// pipelined path; simple_protocol takes the general one.
+type testConfig struct{ scope, mode string }
+
+func (c testConfig) keys(extra ...string) []string {
+	return append([]string{"tenant_scope=" + c.scope, "default_query_exec_mode=" + c.mode}, extra...)
+}
+
+// forEachConfig runs body under every scope × exec mode.
+func forEachConfig(t *testing.T, body func(t *testing.T, cfg testConfig)) {
+	for _, scope := range scopes {
+		for _, mode := range []string{"cache_statement", "exec", "simple_protocol"} {
+			c := testConfig{scope, mode}
+			t.Run(scope+"/"+mode, func(t *testing.T) { body(t, c) })
+		}
+	}
+}
+
 // forEachScope runs body once per binding scope.
 func forEachScope(t *testing.T, body func(t *testing.T, scope string)) {
 	for _, s := range scopes {

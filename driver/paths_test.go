@@ -19,9 +19,9 @@ import (
 // TestPaths covers every database/sql path that reaches the server, in both
 // scopes, checking which tenant's rows each statement sees.
 func TestPaths(t *testing.T) {
-	forEachScope(t, func(t *testing.T, scope string) {
+	forEachConfig(t, func(t *testing.T, cfg testConfig) {
 		d := schema(t)
-		db := openApp(t, d, "tenant_scope="+scope)
+		db := openApp(t, d, cfg.keys()...)
 		admin := openAdmin(t, d)
 		ctx := context.Background()
 		a, b := 3, 7
@@ -178,7 +178,7 @@ func TestPaths(t *testing.T) {
 		})
 
 		t.Run("opener goroutine hands a fresh connection to a waiter", func(t *testing.T) {
-			db := openApp(t, d, "tenant_scope="+scope)
+			db := openApp(t, d, cfg.keys()...)
 			db.SetMaxOpenConns(1)
 			// Bind the only connection to tenant a, then hold it.
 			wantOnly(t, tenantsSeen(t, db, ctxFor(a), "SELECT tenant_id FROM items"), a, itemsOf(a))
@@ -204,7 +204,7 @@ func TestPaths(t *testing.T) {
 		})
 
 		t.Run("Ping needs no tenant and changes nothing", func(t *testing.T) {
-			db := openApp(t, d, "tenant_scope="+scope, "tenant_required=true")
+			db := openApp(t, d, cfg.keys("tenant_required=true")...)
 			db.SetMaxOpenConns(1)
 			wantOnly(t, tenantsSeen(t, db, ctxFor(a), "SELECT tenant_id FROM items"), a, itemsOf(a))
 			if err := db.PingContext(ctx); err != nil {
@@ -299,8 +299,8 @@ func TestPaths(t *testing.T) {
 // checks that statements without a tenant see nothing on each of them.
 func TestNoTenantFailsClosed(t *testing.T) {
 	d := schema(t)
-	forEachScope(t, func(t *testing.T, scope string) {
-		db := openApp(t, d, "tenant_scope="+scope)
+	forEachConfig(t, func(t *testing.T, cfg testConfig) {
+		db := openApp(t, d, cfg.keys()...)
 		db.SetMaxOpenConns(4)
 		ctx := context.Background()
 		conns := make([]*sql.Conn, 4)
@@ -341,8 +341,8 @@ func TestNoTenantFailsClosed(t *testing.T) {
 
 func TestRequired(t *testing.T) {
 	d := schema(t)
-	forEachScope(t, func(t *testing.T, scope string) {
-		db := openApp(t, d, "tenant_scope="+scope, "tenant_required=true")
+	forEachConfig(t, func(t *testing.T, cfg testConfig) {
+		db := openApp(t, d, cfg.keys("tenant_required=true")...)
 		admin := openAdmin(t, d)
 		ctx := context.Background()
 		before := countEvents(t, admin)
@@ -376,8 +376,8 @@ func TestRequired(t *testing.T) {
 
 func TestInvalidTenantIDs(t *testing.T) {
 	d := schema(t)
-	forEachScope(t, func(t *testing.T, scope string) {
-		db := openApp(t, d, "tenant_scope="+scope)
+	forEachConfig(t, func(t *testing.T, cfg testConfig) {
+		db := openApp(t, d, cfg.keys()...)
 		for _, id := range []string{"", strings.Repeat("x", tenant.MaxIDLen+1), "t0\xff", "t0\x00"} {
 			ctx := tenant.NewContext(context.Background(), id)
 			_, err := db.QueryContext(ctx, "SELECT tenant_id FROM items")
@@ -405,8 +405,8 @@ func TestInvalidTenantIDs(t *testing.T) {
 // statement for the previously bound tenant must set it again.
 func TestRawSessionChangeIsNotTrusted(t *testing.T) {
 	d := schema(t)
-	forEachScope(t, func(t *testing.T, scope string) {
-		db := openApp(t, d, "tenant_scope="+scope)
+	forEachConfig(t, func(t *testing.T, cfg testConfig) {
+		db := openApp(t, d, cfg.keys()...)
 		ctx := context.Background()
 		conn, err := db.Conn(ctx)
 		if err != nil {

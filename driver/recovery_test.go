@@ -55,8 +55,8 @@ func settle(t *testing.T, db *sql.DB, i int) {
 
 func TestCancelMidTransaction(t *testing.T) {
 	d := schema(t)
-	forEachScope(t, func(t *testing.T, scope string) {
-		db := openApp(t, d, "tenant_scope="+scope)
+	forEachConfig(t, func(t *testing.T, cfg testConfig) {
+		db := openApp(t, d, cfg.keys()...)
 		db.SetMaxOpenConns(1) // the next statements get the same (or a replaced) connection
 
 		settle(t, db, 2)
@@ -94,8 +94,8 @@ func TestCancelMidTransaction(t *testing.T) {
 
 func TestTerminatedBackend(t *testing.T) {
 	d := schema(t)
-	forEachScope(t, func(t *testing.T, scope string) {
-		db := openApp(t, d, "tenant_scope="+scope)
+	forEachConfig(t, func(t *testing.T, cfg testConfig) {
+		db := openApp(t, d, cfg.keys()...)
 		db.SetMaxOpenConns(2)
 		admin := openAdmin(t, d)
 
@@ -131,8 +131,8 @@ func TestServerRestart(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	forEachScope(t, func(t *testing.T, scope string) {
-		db := openApp(t, d, "tenant_scope="+scope)
+	forEachConfig(t, func(t *testing.T, cfg testConfig) {
+		db := openApp(t, d, cfg.keys()...)
 		db.SetMaxOpenConns(3)
 		// Bind all connections to tenants.
 		var conns []*sql.Conn

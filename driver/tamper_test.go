@@ -15,8 +15,8 @@ import (
 // connection must still bind tenants correctly afterwards.
 func TestTamperRejected(t *testing.T) {
 	d := schema(t)
-	forEachScope(t, func(t *testing.T, scope string) {
-		db := openApp(t, d, "tenant_scope="+scope)
+	forEachConfig(t, func(t *testing.T, cfg testConfig) {
+		db := openApp(t, d, cfg.keys()...)
 		db.SetMaxOpenConns(1) // every attempt hits the connection bound before
 		admin := openAdmin(t, d)
 		ctx := context.Background()
