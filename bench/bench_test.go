@@ -1,113 +1,91 @@
-package bench
+package main
 
 import (
 	"context"
-	"database/sql"
-	"fmt"
 	"os"
 	"testing"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
-
-	_ "github.com/pgx-tenant/pgx-tenant/driver"
 	"github.com/pgx-tenant/pgx-tenant/internal/pgtest"
-	"github.com/pgx-tenant/pgx-tenant/tenant"
+	"github.com/pgx-tenant/pgx-tenant/internal/sqlcheck"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-const tenants = 16
+var shared *pgtest.Database
 
-var fixture struct {
-	d *pgtest.Database
+func db(b *testing.B) *pgtest.Database {
+	b.Helper()
+	if shared == nil {
+		d, err := fixture(context.Background(), pgtest.Shared(b))
+		if err != nil {
+			b.Fatal(err)
+		}
+		shared = d
+	}
+	return shared
 }
 
-func setup(b *testing.B) *pgtest.Database {
-	b.Helper()
-	if fixture.d != nil {
-		return fixture.d
-	}
-	srv := pgtest.Shared(b)
+// BenchmarkMethods runs every workload under every method, one connection,
+// one goroutine; compare each sub-benchmark's ns/op with the first
+// ("pgx stdlib (no binding)"), which runs in the same invocation.
+func BenchmarkMethods(b *testing.B) {
+	d := db(b)
 	ctx := context.Background()
-	d, err := srv.NewDatabase(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	const p = `tenant_id = (SELECT NULLIF(current_setting('app.tenant_id', true), ''))`
-	err = d.ExecOwner(ctx,
-		`CREATE TABLE items (id bigint PRIMARY KEY, tenant_id text NOT NULL, val int NOT NULL)`,
-		`CREATE INDEX ON items (tenant_id)`,
-		`ALTER TABLE items ENABLE ROW LEVEL SECURITY`,
-		`CREATE POLICY isolation ON items USING (`+p+`) WITH CHECK (`+p+`)`,
-	)
-	if err == nil {
-		err = d.Exec(ctx, fmt.Sprintf(
-			`INSERT INTO items SELECT g, 't' || (g %% %d), g FROM generate_series(0, 9999) g`, tenants), `ANALYZE items`)
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
-	fixture.d = d
-	return d
-}
-
-func open(b *testing.B, driverName, dsn string) *sql.DB {
-	b.Helper()
-	db, err := sql.Open(driverName, dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	b.Cleanup(func() { db.Close() })
-	return db
-}
-
-// pointSelect reads one row of tenant i (ids ≡ i mod tenants).
-func pointSelect(b *testing.B, db *sql.DB, ctx context.Context, id int) {
-	var val int
-	if err := db.QueryRowContext(ctx, "SELECT val FROM items WHERE id = $1", id).Scan(&val); err != nil {
-		b.Fatal(err)
-	}
-	if val != id {
-		b.Fatalf("val = %d, want %d", val, id)
+	for _, w := range workloads {
+		for _, m := range methods {
+			b.Run(w.name+"/"+m.name, func(b *testing.B) {
+				r, err := m.open(ctx, d, 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer r.close()
+				b.ReportAllocs()
+				n := 0
+				for b.Loop() {
+					i := 3
+					if !m.sameTenant {
+						i = n % tenants
+					}
+					if err := r.run(ctx, w, i, n); err != nil {
+						b.Fatal(err)
+					}
+					n++
+				}
+			})
+		}
 	}
 }
 
-// BenchmarkPointSelect: one connection, one point query per iteration.
-// Sub-benchmarks run in one process and one run; compare their ns/op.
-func BenchmarkPointSelect(b *testing.B) {
-	d := setup(b)
-	ctxs := make([]context.Context, tenants)
-	for i := range ctxs {
-		ctxs[i] = tenant.NewContext(context.Background(), fmt.Sprintf("t%d", i))
-	}
-
-	b.Run("stdlib", func(b *testing.B) {
-		// Same role and policy, tenant fixed at connection start-up.
-		db := open(b, "pgx", d.AppDSN+" app.tenant_id=t3")
-		n := 0
+// BenchmarkAnalyze is the statement analysis every statement goes through.
+func BenchmarkAnalyze(b *testing.B) {
+	q := "SELECT i.id, i.val FROM items i JOIN events e ON e.tenant_id = i.tenant_id WHERE i.id = $1"
+	b.Run("cache hit", func(b *testing.B) {
+		z := sqlcheck.NewAnalyzer("app.tenant_id", 0)
+		z.Analyze(q)
 		for b.Loop() {
-			pointSelect(b, db, context.Background(), 3+tenants*(n%600))
-			n++
+			z.Analyze(q)
 		}
 	})
-	for _, scope := range []string{"transaction", "session"} {
-		db := open(b, "pgx-tenant", d.AppDSN+" tenant_scope="+scope)
-		b.Run(scope+"/same-tenant", func(b *testing.B) {
-			n := 0
-			for b.Loop() {
-				pointSelect(b, db, ctxs[3], 3+tenants*(n%600))
-				n++
-			}
-		})
-		b.Run(scope+"/tenant-changes", func(b *testing.B) {
-			n := 0
-			for b.Loop() {
-				i := n % tenants
-				pointSelect(b, db, ctxs[i], i+tenants*(n%600))
-				n++
-			}
-		})
+	b.Run("cold parse", func(b *testing.B) {
+		for b.Loop() {
+			sqlcheck.NewAnalyzer("app.tenant_id", 0).Analyze(q)
+		}
+	})
+}
+
+// TestReportSmoke runs the report on a few operations so it cannot rot.
+func TestReportSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs PostgreSQL")
+	}
+	pgtest.Shared(t) // skip or fail like every database test
+	dir := t.TempDir()
+	if err := run(40, 1, dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"report.md", "report.png"} {
+		if st, err := os.Stat(dir + "/" + f); err != nil || st.Size() == 0 {
+			t.Fatalf("%s not written: %v", f, err)
+		}
 	}
 }
