@@ -56,6 +56,39 @@ func BenchmarkMethods(b *testing.B) {
 	}
 }
 
+// BenchmarkParallel is the point select from 64 goroutines over 8
+// connections: throughput at saturation, where client and server share the
+// machine's cores.
+func BenchmarkParallel(b *testing.B) {
+	d := db(b)
+	ctx := context.Background()
+	for _, m := range methods {
+		b.Run(m.name, func(b *testing.B) {
+			r, err := m.open(ctx, d, 8)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.close()
+			b.SetParallelism(32) // × GOMAXPROCS 2 = 64 goroutines here
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				n := 0
+				for pb.Next() {
+					i := 3
+					if !m.sameTenant {
+						i = n % tenants
+					}
+					if err := r.run(ctx, workloads[0], i, n); err != nil {
+						b.Error(err)
+						return
+					}
+					n++
+				}
+			})
+		})
+	}
+}
+
 // BenchmarkAnalyze is the statement analysis every statement goes through.
 func BenchmarkAnalyze(b *testing.B) {
 	q := "SELECT i.id, i.val FROM items i JOIN events e ON e.tenant_id = i.tenant_id WHERE i.id = $1"
