@@ -42,24 +42,35 @@
 // connection's first use. The tenant is always sent as a bound parameter of
 // set_config, never spliced into SQL.
 //
-// With [ScopeTransaction] (the default), the setting is transaction-local:
-// an autocommit statement runs as BEGIN; set_config(…, true); statement;
-// COMMIT (the rows of a query are read before the COMMIT, which is sent
-// when they are exhausted or closed), and an explicit transaction gets the
-// setting right after its BEGIN. Nothing outlives the transaction, so a
-// connection never carries a tenant from one request to the next, and the
-// scope is safe behind transaction-pooling PgBouncer. Statements that
-// PostgreSQL refuses inside a transaction block (VACUUM, CREATE INDEX
-// CONCURRENTLY, …) and transaction control sent as SQL (BEGIN, COMMIT, …)
-// run unwrapped and therefore without a tenant. After a BEGIN sent as SQL,
-// each statement sets the local setting first.
+// With [ScopeTransaction] (the default), the setting is transaction-local.
+// An autocommit statement is pipelined with set_config(…, true): both are
+// written to the server at once and end in a single Sync, so they run as one
+// implicit transaction and cost one round trip, like the statement alone. An
+// explicit transaction gets the setting in the same round trip as its BEGIN.
+// Nothing outlives the transaction, so a connection never carries a tenant
+// from one request to the next, and the scope is safe behind
+// transaction-pooling PgBouncer. Statements that PostgreSQL refuses inside a
+// transaction block (VACUUM, CREATE INDEX CONCURRENTLY, …) and transaction
+// control sent as SQL (BEGIN, COMMIT, …) run on their own and therefore
+// without a tenant; after a BEGIN sent as SQL, each statement carries its
+// local setting.
 //
-// With [ScopeSession], the setting is set at session level, and only when
-// the connection's bound tenant differs from the statement's; each
-// connection remembers what the server holds. It forgets (and sets again
-// next time) after any error, any DO block or CALL, any transaction control
-// sent as SQL, and any setting made inside a transaction the application
+// With [ScopeSession], the setting is set at session level, pipelined with
+// the statement, and only when the connection's bound tenant differs from
+// the statement's; each connection remembers what the server holds. It
+// forgets (and sets again next time) after any error, any DO block or CALL,
+// any transaction control sent as SQL, the rollback of a transaction that
+// changed it, and any setting made inside a transaction the application
 // opened with SQL. Use it only on direct connections.
+//
+// Pipelined rows come back through the driver's own driver.Rows, which
+// requests pgx stdlib's result formats and yields the same Go values for
+// every type. A few statements take a general path of separate round trips
+// instead (BEGIN; set_config; statement; COMMIT) with the same guarantees: a
+// multi-statement string without arguments, a call whose arguments start
+// with pgx options (QueryExecMode, QueryResultFormats,
+// QueryResultFormatsByOID), and connections in the simple_protocol or
+// describe_exec exec modes.
 //
 // A statement whose context has no tenant runs with the setting cleared, so
 // policies written as in the README match no rows and refuse writes; with
