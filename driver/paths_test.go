@@ -424,3 +424,63 @@ func TestRawSessionChangeIsNotTrusted(t *testing.T) {
 		wantOnly(t, tenantsSeen(t, conn, ctxFor(4), "SELECT tenant_id FROM items"), 4, itemsOf(4))
 	})
 }
+
+// TestServerForgetsPreparedStatements drops every prepared statement on the
+// server behind the driver's back (through the raw connection): at most one
+// statement may fail, as with plain pgx, and the connection then recovers
+// with isolation intact.
+func TestServerForgetsPreparedStatements(t *testing.T) {
+	d := schema(t)
+	forEachScope(t, func(t *testing.T, scope string) {
+		db := openApp(t, d, "tenant_scope="+scope)
+		ctx := context.Background()
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		stmt, err := conn.PrepareContext(ctx, "SELECT tenant_id FROM items WHERE val > $1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stmt.Close()
+		q := "SELECT tenant_id FROM items WHERE val >= $1"
+		wantOnly(t, tenantsSeen(t, conn, ctxFor(2), q, 0), 2, itemsOf(2))
+		wantOnly(t, tenantsSeen(t, stmtQuerier{stmt}, ctxFor(2), "", 0), 2, itemsOf(2))
+		err = conn.Raw(func(dc any) error {
+			_, err := dc.(*driver.Conn).PgxConn().Exec(ctx, "DEALLOCATE ALL")
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, run := range []func(i int) (*sql.Rows, error){
+			func(i int) (*sql.Rows, error) { return conn.QueryContext(ctxFor(i), q, 0) },
+			func(i int) (*sql.Rows, error) { return stmt.QueryContext(ctxFor(i), 0) },
+		} {
+			failures := 0
+			for i := 3; i < 7; i++ {
+				rows, err := run(i)
+				if err != nil {
+					failures++
+					continue
+				}
+				seen := map[string]int{}
+				for rows.Next() {
+					var id string
+					rows.Scan(&id)
+					seen[id]++
+				}
+				if err := rows.Err(); err != nil {
+					failures++
+				} else {
+					wantOnly(t, seen, i, itemsOf(i))
+				}
+				rows.Close()
+			}
+			if failures > 1 {
+				t.Fatalf("%d statements failed after DEALLOCATE ALL; want at most 1", failures)
+			}
+		}
+	})
+}

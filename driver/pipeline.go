@@ -117,9 +117,6 @@ func (p *pipeline) describe(ctx context.Context, cl call, query string) (*pgconn
 	if p.stmts == nil {
 		return nil, nil
 	}
-	if err := p.flushDeallocations(ctx); err != nil {
-		return nil, err
-	}
 	if sd := p.stmts.get(query); sd != nil {
 		return sd, nil
 	}
@@ -153,14 +150,26 @@ func (p *pipeline) flushDeallocations(ctx context.Context) error {
 // deallocated behind our back, or the schema changed its result type).
 func (p *pipeline) forget(query string, err error) {
 	var pe *pgconn.PgError
-	if p.stmts == nil || !errors.As(err, &pe) {
+	if !errors.As(err, &pe) {
 		return
 	}
 	if pe.Code != "26000" && !(pe.Code == "0A000" && strings.Contains(pe.Message, "cached plan")) {
 		return
 	}
-	if sd := p.stmts.remove(query); sd != nil && p.mode == pgx.QueryExecModeCacheStatement {
+	if p.stmts != nil {
+		if sd := p.stmts.remove(query); sd != nil && p.mode == pgx.QueryExecModeCacheStatement {
+			p.pending = append(p.pending, sd.Name)
+		}
+	}
+	if query != "" {
+		// A database/sql Stmt's statement, prepared by pgx stdlib under its
+		// text; deallocating a name that does not exist is harmless.
+		p.pending = append(p.pending, query)
+	}
+	// The set_config statements may be the ones that vanished.
+	for setSQL, sd := range p.set {
 		p.pending = append(p.pending, sd.Name)
+		delete(p.set, setSQL)
 	}
 }
 
@@ -197,6 +206,9 @@ func (p *pipeline) appendSet(ctx context.Context, batch *pgconn.Batch, setSQL, s
 func (p *pipeline) send(ctx context.Context, setSQL, setting, value string, cl call) (*pgconn.MultiResultReader, *pgconn.ResultReader, error) {
 	if p.pgx.IsClosed() {
 		return nil, nil, sqldriver.ErrBadConn
+	}
+	if err := p.flushDeallocations(ctx); err != nil {
+		return nil, nil, err
 	}
 	query, args, err := p.arguments(ctx, cl.query, cl.args)
 	if err != nil {
@@ -315,6 +327,9 @@ func (p *pipeline) query(ctx context.Context, setSQL, setting, value string, cl 
 func (p *pipeline) begin(ctx context.Context, opts sqldriver.TxOptions, setSQL, setting, value string) error {
 	if p.pgx.IsClosed() {
 		return sqldriver.ErrBadConn
+	}
+	if err := p.flushDeallocations(ctx); err != nil {
+		return err
 	}
 	begin, err := beginSQL(opts)
 	if err != nil {
