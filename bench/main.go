@@ -25,6 +25,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/pgx-tenant/pgx-tenant/internal/pgtest"
@@ -32,9 +33,11 @@ import (
 )
 
 // shape is a concurrency setting: goroutines sharing conns connections.
-type shape struct{ goroutines, conns int }
+// scale multiplies the operations per chunk: a concurrent chunk finishes
+// quickly, and short chunks measure start-up more than steady state.
+type shape struct{ goroutines, conns, scale int }
 
-var shapes = []shape{{1, 1}, {64, 8}}
+var shapes = []shape{{1, 1, 1}, {64, 8, 5}}
 
 // cell is the measurement of one method on one workload and shape.
 type cell struct {
@@ -151,7 +154,7 @@ func measure(ctx context.Context, d *pgtest.Database, w workload, s shape, ops, 
 			i := (k + round) % len(methods) // rotate who goes first
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
-			res, err := chunk(ctx, runners[i], methods[i], w, s, ops)
+			res, err := chunk(ctx, runners[i], methods[i], w, s, ops*s.scale)
 			runtime.ReadMemStats(&after)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", methods[i].name, err)
@@ -225,19 +228,18 @@ func chunk(ctx context.Context, r runner, m method, w workload, s shape, ops int
 // analysisCost measures the statement analysis every statement goes
 // through: a cache hit, and a parse of a text not seen before.
 func analysisCost() (hit, cold time.Duration) {
-	const n = 2000
-	z := sqlcheck.NewAnalyzer("app.tenant_id", n*2)
 	q := "SELECT i.id, i.val FROM items i JOIN events e ON e.tenant_id = i.tenant_id WHERE i.id = $1 AND e.note <> $2"
-	z.Analyze(q)
-	start := time.Now()
-	for k := 0; k < n; k++ {
+	h := testing.Benchmark(func(b *testing.B) {
+		z := sqlcheck.NewAnalyzer("app.tenant_id", 0)
 		z.Analyze(q)
-	}
-	hit = time.Since(start) / n
-	start = time.Now()
-	for k := 0; k < n/10; k++ {
-		z.Analyze(fmt.Sprintf("%s AND i.val > %d", q, k))
-	}
-	cold = time.Since(start) / (n / 10)
-	return hit, cold
+		for b.Loop() {
+			z.Analyze(q)
+		}
+	})
+	c := testing.Benchmark(func(b *testing.B) {
+		for b.Loop() {
+			sqlcheck.NewAnalyzer("app.tenant_id", 0).Analyze(q)
+		}
+	})
+	return time.Duration(h.NsPerOp()), time.Duration(c.NsPerOp())
 }
