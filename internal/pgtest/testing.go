@@ -110,3 +110,7 @@ func NewPgBouncer(tb testing.TB, d *Database, poolSize int) *PgBouncer {
 	tb.Cleanup(func() { b.Close() })
 	return b
 }
+
+// Exit is TestMain for packages that only need the shared server:
+// func TestMain(m *testing.M) { pgtest.Exit(m) }.
+func Exit(m *testing.M) { os.Exit(Main(m)) }

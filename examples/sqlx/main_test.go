@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/pgx-tenant/pgx-tenant/examples/internal/shop"
+	"github.com/pgx-tenant/pgx-tenant/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Exit(m) }
+
+func TestExampleRuns(t *testing.T) {
+	pgtest.Shared(t)
+	if err := run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestIsolation runs CRUD, bulk insert, a join, a transaction with a
+// savepoint, concurrently for every tenant, in both scopes.
+func TestIsolation(t *testing.T) {
+	for _, scope := range []string{"transaction", "session"} {
+		t.Run(scope, func(t *testing.T) {
+			d := shop.NewDatabase(t)
+			db, err := open(d.AppDSN + " tenant_scope=" + scope)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			db.SetMaxOpenConns(3)
+			const rounds = 5
+			shop.Concurrently(t, rounds, func(ctx context.Context, id string, round int) error {
+				author, err := addAuthor(ctx, db, "author", "b1", "b2", "b3")
+				if err != nil {
+					return err
+				}
+				if _, err := db.ExecContext(ctx, `UPDATE books SET title = title || '!' WHERE author_id = $1`, author); err != nil {
+					return err
+				}
+				if _, err := db.ExecContext(ctx, `DELETE FROM books WHERE id = (SELECT min(id) FROM books WHERE author_id = $1)`, author); err != nil {
+					return err
+				}
+
+				tx, err := db.BeginTxx(ctx, nil)
+				if err != nil {
+					return err
+				}
+				var second int64
+				if err := tx.QueryRowxContext(ctx, `INSERT INTO authors (name) VALUES ('in tx') RETURNING id`).Scan(&second); err != nil {
+					return err
+				}
+				for _, q := range []string{`SAVEPOINT sp`, `INSERT INTO books (author_id, title) VALUES ($1, 'discarded')`, `ROLLBACK TO SAVEPOINT sp`, `INSERT INTO books (author_id, title) VALUES ($1, 'kept')`} {
+					var args []any
+					if q[0] == 'I' {
+						args = append(args, second)
+					}
+					if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+						tx.Rollback()
+						return fmt.Errorf("%s: %w", q, err)
+					}
+				}
+				if err := tx.Commit(); err != nil {
+					return err
+				}
+
+				rows, err := shelf(ctx, db)
+				if err != nil {
+					return err
+				}
+				var tenants []string
+				for _, r := range rows {
+					tenants = append(tenants, r.Tenant)
+				}
+				if len(rows) != 3*(round+1) {
+					return fmt.Errorf("shelf has %d books, want %d", len(rows), 3*(round+1))
+				}
+				var authorTenants []string
+				if err := db.SelectContext(ctx, &authorTenants, `SELECT tenant_id FROM authors`); err != nil {
+					return err
+				}
+				return shop.Own(id, append(tenants, authorTenants...)...)
+			})
+			shop.WantCounts(t, d, 2*rounds, 3*rounds)
+		})
+	}
+}
