@@ -1,0 +1,28 @@
+package schema
+
+import (
+	"entgo.io/ent"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+)
+
+// Book holds the schema definition for the Book entity.
+type Book struct {
+	ent.Schema
+}
+
+// Fields of the Book.
+func (Book) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("tenant_id").Optional().Immutable(),
+		field.Int("author_id"),
+		field.String("title"),
+	}
+}
+
+// Edges of the Book.
+func (Book) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("author", Author.Type).Ref("books").Unique().Required().Field("author_id"),
+	}
+}
