@@ -8,6 +8,7 @@ require (
 	github.com/XSAM/otelsql v0.41.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/jmoiron/sqlx v1.4.0
+	github.com/lib/pq v1.10.9
 	github.com/ngrok/sqlmw v0.0.0-20220520173518-97c9c04efc79
 	github.com/pganalyze/pg_query_go/v5 v5.1.0
 	github.com/testcontainers/testcontainers-go v0.45.0
