@@ -1,6 +1,7 @@
 package driver_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/binary"
@@ -68,14 +69,19 @@ func (p *proxy) count(client io.Reader, server io.Writer) {
 		if _, err := io.ReadFull(client, hdr[:]); err != nil {
 			return
 		}
-		if hdr[0] == 'S' || hdr[0] == 'Q' {
-			p.trips.Add(1)
-		}
 		n := int(binary.BigEndian.Uint32(hdr[1:]))
-		if _, err := server.Write(hdr[:]); err != nil {
+		body := make([]byte, n-4)
+		if _, err := io.ReadFull(client, body); err != nil {
 			return
 		}
-		if _, err := io.CopyN(server, client, int64(n-4)); err != nil {
+		// database/sql's ResetSession makes pgx ping a connection idle for
+		// over a second; under a loaded CI that may happen to either side,
+		// so pings are not statements' round trips.
+		ping := hdr[0] == 'Q' && bytes.HasPrefix(body, []byte("-- ping"))
+		if (hdr[0] == 'S' || hdr[0] == 'Q') && !ping {
+			p.trips.Add(1)
+		}
+		if _, err := server.Write(append(hdr[:], body...)); err != nil {
 			return
 		}
 	}
