@@ -484,3 +484,40 @@ func TestServerForgetsPreparedStatements(t *testing.T) {
 		}
 	})
 }
+
+// TestProcedureThatCommits pins down the README's statement about CALL: in
+// transaction scope the tenant ends with the procedure's first COMMIT, so
+// what follows fails closed; session scope keeps the tenant.
+func TestProcedureThatCommits(t *testing.T) {
+	d := schema(t)
+	err := d.ExecOwner(context.Background(),
+		`CREATE PROCEDURE log_twice(note text) LANGUAGE plpgsql AS $$
+		BEGIN
+			INSERT INTO events (tenant_id, note) VALUES (current_setting('app.tenant_id', true), note);
+			COMMIT;
+			INSERT INTO events (tenant_id, note) VALUES (coalesce(current_setting('app.tenant_id', true), ''), note);
+		END $$`,
+		`GRANT EXECUTE ON PROCEDURE log_twice(text) TO `+d.AppRole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := openAdmin(t, d)
+	for _, scope := range scopes {
+		db := openApp(t, d, "tenant_scope="+scope)
+		_, err := db.ExecContext(ctxFor(6), "CALL log_twice($1)", scope)
+		var n int
+		if err := admin.QueryRow(`SELECT count(*) FROM events WHERE tenant_id = 't06' AND note = $1`, scope).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		switch scope {
+		case "transaction":
+			if !isRLSViolation(err) || n != 1 {
+				t.Errorf("transaction scope: err = %v, %d rows; want an RLS refusal after the COMMIT, 1 row", err, n)
+			}
+		case "session":
+			if err != nil || n != 2 {
+				t.Errorf("session scope: err = %v, %d rows; want both inserts", err, n)
+			}
+		}
+	}
+}
