@@ -521,3 +521,44 @@ func TestProcedureThatCommits(t *testing.T) {
 		}
 	}
 }
+
+// TestBeginTxOptions checks that isolation level and read-only reach the
+// server when BEGIN is sent together with the tenant's set_config.
+func TestBeginTxOptions(t *testing.T) {
+	d := schema(t)
+	forEachConfig(t, func(t *testing.T, cfg testConfig) {
+		db := openApp(t, d, cfg.keys()...)
+		for _, tt := range []struct {
+			opts     sql.TxOptions
+			iso, ro  string
+			writeErr bool
+		}{
+			{sql.TxOptions{}, "read committed", "off", false},
+			{sql.TxOptions{Isolation: sql.LevelSerializable}, "serializable", "off", false},
+			{sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}, "repeatable read", "on", true},
+			{sql.TxOptions{Isolation: sql.LevelReadUncommitted}, "read uncommitted", "off", false},
+		} {
+			tx, err := db.BeginTx(ctxFor(2), &tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var iso, ro string
+			if err := tx.QueryRowContext(ctxFor(2), "SELECT current_setting('transaction_isolation'), current_setting('transaction_read_only')").Scan(&iso, &ro); err != nil {
+				t.Fatal(err)
+			}
+			if iso != tt.iso || ro != tt.ro {
+				t.Errorf("%+v: isolation %q read-only %q; want %q %q", tt.opts, iso, ro, tt.iso, tt.ro)
+			}
+			wantOnly(t, tenantsSeen(t, tx, ctxFor(2), "SELECT tenant_id FROM items"), 2, itemsOf(2))
+			_, err = tx.ExecContext(ctxFor(2), "INSERT INTO events (tenant_id) VALUES ('t02')")
+			if (err != nil) != tt.writeErr {
+				t.Errorf("%+v: write err = %v", tt.opts, err)
+			}
+			tx.Rollback()
+		}
+		if _, err := db.BeginTx(ctxFor(2), &sql.TxOptions{Isolation: sql.LevelLinearizable}); err == nil || !strings.Contains(err.Error(), "isolation") {
+			t.Errorf("unsupported isolation: err = %v", err)
+		}
+		wantOnly(t, tenantsSeen(t, db, ctxFor(3), "SELECT tenant_id FROM items"), 3, itemsOf(3))
+	})
+}
