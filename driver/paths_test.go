@@ -447,6 +447,8 @@ func TestServerForgetsPreparedStatements(t *testing.T) {
 		q := "SELECT tenant_id FROM items WHERE val >= $1"
 		wantOnly(t, tenantsSeen(t, conn, ctxFor(2), q, 0), 2, itemsOf(2))
 		wantOnly(t, tenantsSeen(t, stmtQuerier{stmt}, ctxFor(2), "", 0), 2, itemsOf(2))
+		named := "SELECT tenant_id FROM items WHERE val >= @min"
+		wantOnly(t, tenantsSeen(t, conn, ctxFor(2), named, pgx.NamedArgs{"min": 0}), 2, itemsOf(2))
 		err = conn.Raw(func(dc any) error {
 			_, err := dc.(*driver.Conn).PgxConn().Exec(ctx, "DEALLOCATE ALL")
 			return err
@@ -457,6 +459,7 @@ func TestServerForgetsPreparedStatements(t *testing.T) {
 		for _, run := range []func(i int) (*sql.Rows, error){
 			func(i int) (*sql.Rows, error) { return conn.QueryContext(ctxFor(i), q, 0) },
 			func(i int) (*sql.Rows, error) { return stmt.QueryContext(ctxFor(i), 0) },
+			func(i int) (*sql.Rows, error) { return conn.QueryContext(ctxFor(i), named, pgx.NamedArgs{"min": 0}) },
 		} {
 			failures := 0
 			for i := 3; i < 7; i++ {

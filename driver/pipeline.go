@@ -201,22 +201,29 @@ func (p *pipeline) appendSet(ctx context.Context, batch *pgconn.Batch, setSQL, s
 	return nil
 }
 
+// sent is a pipelined statement whose results are being read.
+type sent struct {
+	mrr   *pgconn.MultiResultReader
+	rr    *pgconn.ResultReader // the statement's result
+	query string               // as sent (after NamedArgs rewriting)
+}
+
 // send queues set_config and the statement and writes them in one batch.
 // It returns the reader positioned on the statement's result.
-func (p *pipeline) send(ctx context.Context, setSQL, setting, value string, cl call) (*pgconn.MultiResultReader, *pgconn.ResultReader, error) {
+func (p *pipeline) send(ctx context.Context, setSQL, setting, value string, cl call) (sent, error) {
 	if p.pgx.IsClosed() {
-		return nil, nil, sqldriver.ErrBadConn
+		return sent{}, sqldriver.ErrBadConn
 	}
 	if err := p.flushDeallocations(ctx); err != nil {
-		return nil, nil, err
+		return sent{}, err
 	}
 	query, args, err := p.arguments(ctx, cl.query, cl.args)
 	if err != nil {
-		return nil, nil, err
+		return sent{}, err
 	}
 	var batch pgconn.Batch
 	if err := p.appendSet(ctx, &batch, setSQL, setting, value); err != nil {
-		return nil, nil, err
+		return sent{}, err
 	}
 	if !cl.rows && len(args) == 0 && !cl.prepared {
 		// pgx runs argument-less Execs unprepared; so does the pipeline.
@@ -224,28 +231,28 @@ func (p *pipeline) send(ctx context.Context, setSQL, setting, value string, cl c
 	} else {
 		sd, err := p.describe(ctx, cl, query)
 		if err != nil {
-			return nil, nil, err
+			return sent{}, err
 		}
 		if err := p.queue(&batch, sd, query, args, cl.rows); err != nil {
-			return nil, nil, err
+			return sent{}, err
 		}
 	}
 	mrr := p.pgx.PgConn().ExecBatch(ctx, &batch)
 	if !mrr.NextResult() { // set_config's result
-		return nil, nil, p.fail(query, mrr.Close())
+		return sent{}, p.fail(query, mrr.Close())
 	}
 	if _, err := mrr.ResultReader().Close(); err != nil {
 		mrr.Close()
-		return nil, nil, p.fail(query, err)
+		return sent{}, p.fail(query, err)
 	}
 	if !mrr.NextResult() {
 		err := mrr.Close()
 		if err == nil {
 			err = errors.New("pgx-tenant: no result for statement")
 		}
-		return nil, nil, p.fail(query, err)
+		return sent{}, p.fail(query, err)
 	}
-	return mrr, mrr.ResultReader(), nil
+	return sent{mrr: mrr, rr: mrr.ResultReader(), query: query}, nil
 }
 
 func (p *pipeline) queue(batch *pgconn.Batch, sd *pgconn.StatementDescription, query string, args []any, rows bool) error {
@@ -293,16 +300,16 @@ func (p *pipeline) fail(query string, err error) error {
 
 // exec runs cl after set_config in one round trip.
 func (p *pipeline) exec(ctx context.Context, setSQL, setting, value string, cl call) (sqldriver.Result, error) {
-	mrr, rr, err := p.send(ctx, setSQL, setting, value, cl)
+	s, err := p.send(ctx, setSQL, setting, value, cl)
 	if err != nil {
 		return nil, err
 	}
-	tag, err := rr.Close()
-	if cerr := mrr.Close(); err == nil {
+	tag, err := s.rr.Close()
+	if cerr := s.mrr.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return nil, p.fail(cl.query, err)
+		return nil, p.fail(s.query, err)
 	}
 	return sqldriver.RowsAffected(tag.RowsAffected()), nil
 }
@@ -311,13 +318,13 @@ func (p *pipeline) exec(ctx context.Context, setSQL, setting, value string, cl c
 // with the first row read already (as pgx stdlib does, so errors surface
 // from QueryContext).
 func (p *pipeline) query(ctx context.Context, setSQL, setting, value string, cl call, onErr func()) (sqldriver.Rows, error) {
-	mrr, rr, err := p.send(ctx, setSQL, setting, value, cl)
+	s, err := p.send(ctx, setSQL, setting, value, cl)
 	if err != nil {
 		return nil, err
 	}
-	r := newPipeRows(p.pgx.TypeMap(), mrr, rr, onErr)
+	r := newPipeRows(p.pgx.TypeMap(), s.mrr, s.rr, onErr)
 	if err := r.preload(); err != nil {
-		return nil, p.fail(cl.query, err)
+		return nil, p.fail(s.query, err)
 	}
 	return r, nil
 }
