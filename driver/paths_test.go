@@ -447,7 +447,7 @@ func TestServerForgetsPreparedStatements(t *testing.T) {
 		q := "SELECT tenant_id FROM items WHERE val >= $1"
 		wantOnly(t, tenantsSeen(t, conn, ctxFor(2), q, 0), 2, itemsOf(2))
 		wantOnly(t, tenantsSeen(t, stmtQuerier{stmt}, ctxFor(2), "", 0), 2, itemsOf(2))
-		named := "SELECT tenant_id FROM items WHERE val >= @min"
+		named := "SELECT tenant_id FROM items WHERE @min <= val"
 		wantOnly(t, tenantsSeen(t, conn, ctxFor(2), named, pgx.NamedArgs{"min": 0}), 2, itemsOf(2))
 		err = conn.Raw(func(dc any) error {
 			_, err := dc.(*driver.Conn).PgxConn().Exec(ctx, "DEALLOCATE ALL")
