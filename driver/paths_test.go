@@ -449,40 +449,60 @@ func TestServerForgetsPreparedStatements(t *testing.T) {
 		wantOnly(t, tenantsSeen(t, stmtQuerier{stmt}, ctxFor(2), "", 0), 2, itemsOf(2))
 		named := "SELECT tenant_id FROM items WHERE @min <= val"
 		wantOnly(t, tenantsSeen(t, conn, ctxFor(2), named, pgx.NamedArgs{"min": 0}), 2, itemsOf(2))
-		err = conn.Raw(func(dc any) error {
-			_, err := dc.(*driver.Conn).PgxConn().Exec(ctx, "DEALLOCATE ALL")
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, run := range []func(i int) (*sql.Rows, error){
-			func(i int) (*sql.Rows, error) { return conn.QueryContext(ctxFor(i), q, 0) },
-			func(i int) (*sql.Rows, error) { return stmt.QueryContext(ctxFor(i), 0) },
-			func(i int) (*sql.Rows, error) { return conn.QueryContext(ctxFor(i), named, pgx.NamedArgs{"min": 0}) },
+		// First every statement, then only the queries' own (the set_config
+		// statements survive, so the failure comes from the query itself).
+		for _, drop := range []string{
+			`SELECT name FROM pg_prepared_statements`,
+			`SELECT name FROM pg_prepared_statements WHERE name NOT LIKE 'pgxtenant\_set\_%'`,
 		} {
-			failures := 0
-			for i := 3; i < 7; i++ {
-				rows, err := run(i)
+			err = conn.Raw(func(dc any) error {
+				pc := dc.(*driver.Conn).PgxConn()
+				rows, err := pc.Query(ctx, drop, pgx.QueryExecModeSimpleProtocol)
 				if err != nil {
-					failures++
-					continue
+					return err
 				}
-				seen := map[string]int{}
-				for rows.Next() {
-					var id string
-					rows.Scan(&id)
-					seen[id]++
+				names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+				if err != nil {
+					return err
 				}
-				if err := rows.Err(); err != nil {
-					failures++
-				} else {
-					wantOnly(t, seen, i, itemsOf(i))
+				for _, n := range names {
+					if _, err := pc.Exec(ctx, "DEALLOCATE "+pgx.Identifier{n}.Sanitize()); err != nil {
+						return err
+					}
 				}
-				rows.Close()
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
 			}
-			if failures > 1 {
-				t.Fatalf("%d statements failed after DEALLOCATE ALL; want at most 1", failures)
+			for _, run := range []func(i int) (*sql.Rows, error){
+				func(i int) (*sql.Rows, error) { return conn.QueryContext(ctxFor(i), q, 0) },
+				func(i int) (*sql.Rows, error) { return stmt.QueryContext(ctxFor(i), 0) },
+				func(i int) (*sql.Rows, error) { return conn.QueryContext(ctxFor(i), named, pgx.NamedArgs{"min": 0}) },
+			} {
+				failures := 0
+				for i := 3; i < 7; i++ {
+					rows, err := run(i)
+					if err != nil {
+						failures++
+						continue
+					}
+					seen := map[string]int{}
+					for rows.Next() {
+						var id string
+						rows.Scan(&id)
+						seen[id]++
+					}
+					if err := rows.Err(); err != nil {
+						failures++
+					} else {
+						wantOnly(t, seen, i, itemsOf(i))
+					}
+					rows.Close()
+				}
+				if failures > 1 {
+					t.Fatalf("%d statements failed after dropping prepared statements; want at most 1", failures)
+				}
 			}
 		}
 	})
