@@ -86,11 +86,14 @@
 //
 // # Tamper resistance
 //
-// Every SQL text is parsed once with the PostgreSQL parser (pg_query_go) and
-// the result cached by exact text. A statement that would change the tenant
-// setting or the session's identity fails with [ErrTamper] before anything
-// is sent, also when hidden in a multi-statement string or a sub-query. SQL
-// the parser rejects fails with [ErrInvalidSQL]. The check sees SQL only:
+// Every SQL text that could matter is parsed with the PostgreSQL parser
+// (pg_query_go), once: the result is cached by exact text. A statement that
+// would change the tenant setting or the session's identity fails with
+// [ErrTamper] before anything is sent, also when hidden in a
+// multi-statement string or a sub-query. A text in which none of the words
+// that could do so appears (not even inside a string or comment) is not
+// parsed at all, which keeps statements with inlined values cheap; see
+// [ErrInvalidSQL] for what that means for syntax errors. The check sees SQL only:
 // code inside functions and dynamic SQL built at run time is beyond it (see
 // the threat model in the README).
 //

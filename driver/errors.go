@@ -27,8 +27,11 @@ var (
 	// error names the construct, never the statement's data.
 	ErrTamper = errors.New("pgx-tenant: statement would change the tenant setting or session identity")
 
-	// ErrInvalidSQL is wrapped by the error returned for SQL the PostgreSQL
-	// parser rejects. The driver must parse a statement to check it, so a
-	// statement it cannot parse is never sent.
+	// ErrInvalidSQL is wrapped by the error returned for SQL the driver has
+	// to inspect but the PostgreSQL parser rejects; such SQL is never sent.
+	// The driver inspects SQL that contains a word that could change session
+	// state or control transactions (SET, set_config, DISCARD, BEGIN, DO, …),
+	// several statements, or comments. Other SQL cannot tamper and is not
+	// parsed: the server reports its syntax errors as usual (SQLSTATE 42601).
 	ErrInvalidSQL = sqlcheck.ErrSyntax
 )

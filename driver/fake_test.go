@@ -331,7 +331,7 @@ func TestRefusalsSendNothing(t *testing.T) {
 	add("tamper", err, ErrTamper)
 	_, err = conn.PrepareContext(acme(), "RESET ALL")
 	add("tamper prepare", err, ErrTamper)
-	_, err = conn.ExecContext(acme(), "SELEC 1")
+	_, err = conn.ExecContext(acme(), "UPDAT items SET x = 1")
 	add("syntax", err, ErrInvalidSQL)
 	for _, c := range cases {
 		if !errors.Is(c.err, c.want) {

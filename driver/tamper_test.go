@@ -4,7 +4,10 @@ import (
 	"context"
 	sqldriver "database/sql/driver"
 	"errors"
+	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgx-tenant/pgx-tenant/driver"
 )
@@ -27,6 +30,7 @@ func TestTamperRejected(t *testing.T) {
 			"SELECT pg_catalog.set_config('APP.TENANT_ID', 't02', false)",
 			"SELECT tenant_id FROM items WHERE set_config('app.tenant_id', 't02', false) IS NOT NULL",
 			"SELECT set_config($1, 't02', false)",
+			`SELECT U&"\0073et_config"('app.tenant_id', 't02', false)`,
 			"SET app.tenant_id = 't02'",
 			"SET SESSION app.tenant_id = 't02'",
 			"SET LOCAL app.tenant_id = 't02'",
@@ -75,14 +79,27 @@ func TestTamperRejected(t *testing.T) {
 	})
 }
 
-func TestInvalidSQLRejected(t *testing.T) {
+// TestInvalidSQL: SQL the driver must inspect is parsed, and refused before
+// anything is sent if the parser rejects it; other SQL is not parsed, and
+// the server reports its syntax errors as it would through plain pgx.
+func TestInvalidSQL(t *testing.T) {
 	d := schema(t)
 	db := openApp(t, d)
-	_, err := db.ExecContext(ctxFor(0), "SELEC tenant_id FROM items")
-	if !errors.Is(err, driver.ErrInvalidSQL) {
-		t.Fatalf("err = %v, want ErrInvalidSQL", err)
+	_, err := db.ExecContext(ctxFor(0), "UPDAT items SET val = 1; SELECT set_config('app.tenant_id', 't01', false")
+	if !errors.Is(err, driver.ErrInvalidSQL) || !strings.Contains(err.Error(), "syntax error") {
+		t.Fatalf("err = %v, want ErrInvalidSQL with the parser's message", err)
 	}
 	if errors.Is(err, sqldriver.ErrBadConn) {
 		t.Fatal("parse error looks like ErrBadConn")
 	}
+	_, err = db.ExecContext(ctxFor(0), "SELEC tenant_id FROM items")
+	if !isSyntaxError(err) {
+		t.Fatalf("err = %v, want the server's syntax error (42601)", err)
+	}
+	wantOnly(t, tenantsSeen(t, db, ctxFor(0), "SELECT tenant_id FROM items"), 0, itemsOf(0))
+}
+
+func isSyntaxError(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "42601"
 }

@@ -53,8 +53,13 @@ func TestTamper(t *testing.T) {
 		"SELECT 1; RESET ALL",
 		"INSERT INTO items (val) VALUES (1); SET ROLE admin; SELECT 2",
 	}
-	for _, sql := range tampers {
-		a, err := analyze(sql, "app.tenant_id")
+	z := NewAnalyzer("app.tenant_id", 0)
+	for _, sql := range append(tampers,
+		`SELECT U&"\0073et_config"('app.tenant_id', 'x', false)`,
+		"select\tSet_Config('app.tenant_id','x',false)",
+		"SELECT/**/set_config('app.tenant_id','x',false)",
+	) {
+		a, err := z.Analyze(sql) // through the prefilter
 		if err != nil {
 			t.Errorf("analyze(%q): %v", sql, err)
 			continue
@@ -148,7 +153,7 @@ func TestClassification(t *testing.T) {
 func TestSyntaxError(t *testing.T) {
 	z := NewAnalyzer("app.tenant_id", 8)
 	for i := 0; i < 2; i++ { // second call comes from the cache
-		_, err := z.Analyze("SELEC id FROM items")
+		_, err := z.Analyze("UPDAT items SET val = 1")
 		if !errors.Is(err, ErrSyntax) || !strings.Contains(err.Error(), "syntax error") {
 			t.Fatalf("err = %v, want ErrSyntax with the parser's message", err)
 		}
@@ -158,7 +163,7 @@ func TestSyntaxError(t *testing.T) {
 func TestCacheBounded(t *testing.T) {
 	z := NewAnalyzer("app.tenant_id", 16)
 	for i := 0; i < 100; i++ {
-		if _, err := z.Analyze(fmt.Sprintf("SELECT %d", i)); err != nil {
+		if _, err := z.Analyze(fmt.Sprintf("UPDATE t SET v = %d", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -166,13 +171,13 @@ func TestCacheBounded(t *testing.T) {
 		t.Fatalf("cache holds %d entries, want 16", z.Len())
 	}
 	// The most recent texts are cached and return the identical result.
-	a1, _ := z.Analyze("SELECT 99")
-	a2, _ := z.Analyze("SELECT 99")
+	a1, _ := z.Analyze("UPDATE t SET v = 99")
+	a2, _ := z.Analyze("UPDATE t SET v = 99")
 	if a1 != a2 {
 		t.Fatal("recent entry was not served from the cache")
 	}
-	old, _ := z.Analyze("SELECT 0")
-	again, _ := z.Analyze("SELECT 0")
+	old, _ := z.Analyze("UPDATE t SET v = 0")
+	again, _ := z.Analyze("UPDATE t SET v = 0")
 	if old != again || z.Len() != 16 {
 		t.Fatal("evicted entry was not re-cached within bounds")
 	}
@@ -186,7 +191,7 @@ func TestAnalyzerConcurrent(t *testing.T) {
 		go func(g int) {
 			defer wg.Done()
 			for i := 0; i < 200; i++ {
-				sql := fmt.Sprintf("SELECT %d", (g*7+i)%50)
+				sql := fmt.Sprintf("UPDATE t SET v = %d", (g*7+i)%50)
 				if i%10 == 0 {
 					sql = "SELECT set_config('app.tenant_id', 'x', false)"
 				}

@@ -38,9 +38,11 @@ func NewAnalyzer(setting string, size int) *Analyzer {
 	return &Analyzer{setting: strings.ToLower(setting), size: size, entries: make(map[string]*list.Element)}
 }
 
-// Analyze returns the analysis of sql, parsing it only if it is not cached.
-// A parse failure is returned as an error wrapping ErrSyntax (and cached
-// like a result). The returned Analysis must not be modified.
+// Analyze returns the analysis of sql. A text that contains none of the words
+// that could make it interesting (see mustParse) is not parsed at all;
+// others are parsed once and cached. A parse failure is returned as an error
+// wrapping ErrSyntax (and cached like a result). The returned Analysis must
+// not be modified.
 func (z *Analyzer) Analyze(sql string) (*Analysis, error) {
 	z.mu.Lock()
 	if el, ok := z.entries[sql]; ok {
@@ -50,6 +52,11 @@ func (z *Analyzer) Analyze(sql string) (*Analysis, error) {
 		return e.a, e.err
 	}
 	z.mu.Unlock()
+	if !mustParse(sql) {
+		// Not cached: such texts (statements with inlined values, say)
+		// would crowd the cache, and the scan is cheap.
+		return plain, nil
+	}
 
 	// Parse outside the lock: it is the slow part, and two goroutines
 	// parsing the same new text at once only do the work twice.
