@@ -44,6 +44,11 @@ func NewAnalyzer(setting string, size int) *Analyzer {
 // wrapping ErrSyntax (and cached like a result). The returned Analysis must
 // not be modified.
 func (z *Analyzer) Analyze(sql string) (*Analysis, error) {
+	if !mustParse(sql) {
+		// Decided without the lock or the cache: the scan is cheap, and
+		// such texts (statements with inlined values, say) would crowd it.
+		return plain, nil
+	}
 	z.mu.Lock()
 	if el, ok := z.entries[sql]; ok {
 		z.lru.MoveToFront(el)
@@ -52,11 +57,6 @@ func (z *Analyzer) Analyze(sql string) (*Analysis, error) {
 		return e.a, e.err
 	}
 	z.mu.Unlock()
-	if !mustParse(sql) {
-		// Not cached: such texts (statements with inlined values, say)
-		// would crowd the cache, and the scan is cheap.
-		return plain, nil
-	}
 
 	// Parse outside the lock: it is the slow part, and two goroutines
 	// parsing the same new text at once only do the work twice.

@@ -2,16 +2,28 @@ package sqlcheck
 
 import "strings"
 
-// triggers are the words whose presence, anywhere in a text (even inside a
-// string literal or a comment), makes the analyzer parse it. A text without
-// any of them cannot tamper, control transactions, refuse a transaction
-// block, run opaque code, or hold more than one statement, so parsing it
-// would only confirm the plain analysis. Everything is matched as whole
-// words of [A-Za-z0-9_$], case-insensitively; being conservative (a
-// trigger inside data also causes a parse) costs time, never safety.
-var triggers = func() map[string]bool {
-	m := map[string]bool{}
-	for _, w := range []string{
+// isTrigger reports whether word (any case) is one whose presence, anywhere
+// in a text (even inside a string literal or a comment), makes the analyzer
+// parse it. A text without any of them cannot tamper, control transactions,
+// refuse a transaction block, run opaque code, or hold more than one
+// statement, so parsing it would only confirm the plain analysis. Words are
+// runs of [A-Za-z0-9_$]; being conservative (a trigger inside data also
+// causes a parse) costs time, never safety. A switch, not a map: it runs on
+// every word of every statement and needs neither hashing nor allocation.
+func isTrigger(word string) bool {
+	var buf [16]byte
+	if len(word) < 2 || len(word) > len(buf) {
+		return false // shorter or longer than any trigger
+	}
+	for i := 0; i < len(word); i++ {
+		c := word[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	switch string(buf[:len(word)]) {
+	case
 		// settings and identity: SET, RESET, set_config, pg_settings, DISCARD,
 		// ROLE, SESSION AUTHORIZATION
 		"set", "reset", "set_config", "pg_settings", "discard", "role", "authorization",
@@ -20,12 +32,11 @@ var triggers = func() map[string]bool {
 		// transaction control
 		"begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release", "prepare", "prepared",
 		// statements that refuse a transaction block
-		"vacuum", "concurrently", "database", "tablespace", "system", "cluster", "subscription", "reindex",
-	} {
-		m[w] = true
+		"vacuum", "concurrently", "database", "tablespace", "system", "cluster", "subscription", "reindex":
+		return true
 	}
-	return m
-}()
+	return false
+}
 
 // mustParse reports whether sql needs the parser. Besides the trigger words,
 // a ';' (several statements), a Unicode-escaped identifier (U&"…" can spell
@@ -60,22 +71,6 @@ func mustParse(sql string) bool {
 		}
 	}
 	return false
-}
-
-// isTrigger looks word up case-insensitively without allocating.
-func isTrigger(word string) bool {
-	var buf [16]byte
-	if len(word) > len(buf) {
-		return false // longer than any trigger
-	}
-	for i := 0; i < len(word); i++ {
-		c := word[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		buf[i] = c
-	}
-	return triggers[string(buf[:len(word)])]
 }
 
 func isWordByte(c byte) bool {
