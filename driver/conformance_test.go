@@ -121,45 +121,22 @@ func TestConformance(t *testing.T) {
 		return r
 	}
 
-	queries := []struct {
+	type query struct {
 		name  string
 		query string
 		args  []any
-	}{}
+	}
+	var queries []query
 	for i, c := range typeMatrix {
-		queries = append(queries, struct {
-			name  string
-			query string
-			args  []any
-		}{c.name, fmt.Sprintf("SELECT tenant_id, v FROM t_%d ORDER BY v IS NULL", i), nil})
+		queries = append(queries, query{c.name, fmt.Sprintf("SELECT tenant_id, v FROM t_%d ORDER BY v IS NULL", i), nil})
 	}
 	queries = append(queries,
-		struct {
-			name  string
-			query string
-			args  []any
-		}{"params", "SELECT $1::int8 AS a, $2::text AS b, $3::timestamptz AS c, $4::bytea AS d, $5::int4[] AS e, $6::numeric AS f, $7::text AS g",
+		query{"params", "SELECT $1::int8 AS a, $2::text AS b, $3::timestamptz AS c, $4::bytea AS d, $5::int4[] AS e, $6::numeric AS f, $7::text AS g",
 			[]any{int64(42), "x", time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC), []byte{1, 2}, []int32{1, 2}, "1.50", nil}},
-		struct {
-			name  string
-			query string
-			args  []any
-		}{"named args", "SELECT @a::int AS a, @b::text AS b", []any{pgx.NamedArgs{"a": 7, "b": "seven"}}},
-		struct {
-			name  string
-			query string
-			args  []any
-		}{"query exec mode option", "SELECT $1::int AS a", []any{pgx.QueryExecModeSimpleProtocol, 5}},
-		struct {
-			name  string
-			query string
-			args  []any
-		}{"result formats option", "SELECT 1::int AS a, 'x'::text AS b", []any{pgx.QueryResultFormats{pgx.TextFormatCode, pgx.TextFormatCode}}},
-		struct {
-			name  string
-			query string
-			args  []any
-		}{"no rows", "SELECT tenant_id FROM t_0 WHERE false", nil},
+		query{"named args", "SELECT @a::int AS a, @b::text AS b", []any{pgx.NamedArgs{"a": 7, "b": "seven"}}},
+		query{"query exec mode option", "SELECT $1::int AS a", []any{pgx.QueryExecModeSimpleProtocol, 5}},
+		query{"result formats option", "SELECT 1::int AS a, 'x'::text AS b", []any{pgx.QueryResultFormats{pgx.TextFormatCode, pgx.TextFormatCode}}},
+		query{"no rows", "SELECT tenant_id FROM t_0 WHERE false", nil},
 	)
 
 	for _, mode := range execModes {

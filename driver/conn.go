@@ -270,7 +270,8 @@ type exchange[T any] struct {
 func run[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, b binding, x exchange[T]) (T, error) {
 	var zero T
 	pipelinable := x.piped != nil && a.Statements == 1 && !a.NoTxBlock && !a.TxControl
-	switch c.mode(a) {
+	mode := c.mode(a)
+	switch mode {
 	case runBare:
 		return x.direct(ctx)
 	case runInTx:
@@ -313,7 +314,7 @@ func run[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, b binding, x
 			return res, err
 		}
 	}
-	if c.mode(a) == runLocalSet {
+	if mode == runLocalSet {
 		if err := c.setConfig(ctx, setLocalSQL, b); err != nil {
 			return zero, err
 		}

@@ -140,19 +140,26 @@ func tenantsSeen(t testing.TB, q interface {
 	if err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
+	seen, err := collectTenants(rows)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return seen
+}
+
+// collectTenants reads rows of one tenant_id column, counting rows per
+// tenant, and closes them. On an error it returns what was read before it.
+func collectTenants(rows *sql.Rows) (map[string]int, error) {
 	defer rows.Close()
 	seen := map[string]int{}
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			t.Fatal(err)
+			return seen, err
 		}
 		seen[id]++
 	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return seen
+	return seen, rows.Err()
 }
 
 // wantOnly fails unless seen holds exactly n rows of tenant i and nothing else.

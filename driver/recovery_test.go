@@ -26,14 +26,7 @@ func settle(t *testing.T, db *sql.DB, i int) {
 			time.Sleep(100 * time.Millisecond)
 			continue
 		}
-		seen := map[string]int{}
-		for rows.Next() {
-			var id string
-			rows.Scan(&id)
-			seen[id]++
-		}
-		err = rows.Err()
-		rows.Close()
+		seen, err := collectTenants(rows)
 		for id := range seen {
 			if i < 0 || id != tenantName(i) {
 				t.Fatalf("statement for tenant %d read a row of %s", i, id)
