@@ -14,12 +14,7 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Exit(m) }
 
-func TestExampleRuns(t *testing.T) {
-	pgtest.Shared(t)
-	if err := run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-}
+func TestExampleRuns(t *testing.T) { shop.RunsAsProgram(t, run) }
 
 var errRollback = errors.New("roll back")
 

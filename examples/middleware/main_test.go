@@ -16,12 +16,7 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Exit(m) }
 
-func TestExampleRuns(t *testing.T) {
-	pgtest.Shared(t)
-	if err := run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-}
+func TestExampleRuns(t *testing.T) { shop.RunsAsProgram(t, run) }
 
 // isolation writes and reads concurrently for every tenant through db and
 // checks that each read only its own rows and counts are exact.

@@ -11,12 +11,7 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Exit(m) }
 
-func TestExampleRuns(t *testing.T) {
-	pgtest.Shared(t)
-	if err := run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-}
+func TestExampleRuns(t *testing.T) { shop.RunsAsProgram(t, run) }
 
 // TestIsolation runs CRUD, bulk insert, a join, a transaction with a
 // savepoint, concurrently for every tenant, in both scopes.

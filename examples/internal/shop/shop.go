@@ -159,3 +159,13 @@ func Own(id string, read ...string) error {
 	}
 	return nil
 }
+
+// RunsAsProgram is each example's TestExampleRuns: the example's run, as
+// `go run` would execute it, on the harness's database.
+func RunsAsProgram(t *testing.T, run func(context.Context) error) {
+	t.Helper()
+	pgtest.Shared(t) // skip or fail like every database test
+	if err := run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
