@@ -12,6 +12,14 @@ import (
 // ErrSyntax is wrapped by the error Analyze returns for SQL the parser rejects.
 var ErrSyntax = errors.New("SQL could not be parsed")
 
+// StatementPrefix starts the name of every server-side object the driver
+// creates (the statements its pipeline prepares; database/sql Stmts are
+// prepared by pgx under their own text). SQL that prepares, executes or
+// deallocates a statement whose name starts with it (in any case) is
+// tampering: user code could otherwise replace the driver's statements or
+// remove them from under the driver.
+const StatementPrefix = "pgxtenant_"
+
 // Analysis is what one parse of a SQL text tells the driver. It is immutable
 // and shared between goroutines once returned.
 type Analysis struct {
@@ -19,30 +27,96 @@ type Analysis struct {
 	// Exec may run several through the simple protocol).
 	Statements int
 	// Tamper, when not empty, names the construct through which the text
-	// would change the tenant setting or the session's identity, for
-	// example "SET ROLE" or "set_config of app.tenant_id".
+	// would change the tenant setting or the session's identity, run or
+	// remove the driver's own prepared statements, or change how the
+	// server reads SQL text; for example "SET ROLE", "set_config of
+	// app.tenant_id" or "set_config of app.tenant_id in SQL passed to
+	// query_to_xml".
 	Tamper string
 	// NoTxBlock is set when the text is a single statement that PostgreSQL
 	// refuses inside a transaction block (VACUUM, CREATE INDEX CONCURRENTLY,
-	// CREATE DATABASE, …).
+	// CREATE DATABASE, COMMIT PREPARED, …).
 	NoTxBlock bool
 	// TxControl is set when the text contains transaction control
 	// (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, PREPARE TRANSACTION, …).
 	TxControl bool
+	// TxBoundary is set when the text contains a statement that opens or
+	// ends the session's transaction: BEGIN, START TRANSACTION, COMMIT,
+	// END, ROLLBACK, ABORT (with or without AND CHAIN), PREPARE
+	// TRANSACTION. SAVEPOINT, RELEASE and ROLLBACK TO stay inside the
+	// transaction, and COMMIT/ROLLBACK PREPARED end another, prepared one:
+	// they set TxControl only.
+	TxBoundary bool
+	// SetTransaction is set when the text is exactly one statement that
+	// PostgreSQL accepts only before the first query of a transaction:
+	// SET [LOCAL|SESSION] TRANSACTION <modes> (isolation level, READ
+	// ONLY/WRITE, [NOT] DEFERRABLE), SET TRANSACTION SNAPSHOT, and
+	// SET transaction_isolation/transaction_read_only/
+	// transaction_deferrable = …. Such a statement must run before the
+	// tenant is bound (the binding is a query). SET SESSION
+	// CHARACTERISTICS AS TRANSACTION changes later transactions and is not
+	// one.
+	SetTransaction bool
 	// Opaque is set when the text runs code the parser cannot see into
 	// (DO blocks, CALL): such code may change session state.
 	Opaque bool
 }
 
+// maxNesting bounds how deep SQL passed as text to a function that runs it
+// (SQL given to query_to_xml that itself calls query_to_xml, …) is
+// followed; deeper text is refused rather than analysed without limit.
+const maxNesting = 8
+
+// textSettings are the run-time settings that change how the server turns
+// the bytes of a statement, or of a text parameter, into tokens and
+// strings. The parser here assumes their defaults; once one changes, the
+// server may read a different statement than the one analysed:
+//
+//   - standard_conforming_strings=off makes '\' an escape in '…' literals,
+//     so 'a\' OR set_config(…) --' is one string to the parser and code to
+//     the server (and the reverse);
+//   - client_encoding (also SET NAMES) makes the server re-decode the bytes:
+//     in SJIS, BIG5, GBK, GB18030 and UHC the second byte of a character
+//     can be '\', which then stops being an escape or a quote, and text
+//     parameters arrive as different strings;
+//   - backslash_quote decides whether \' is accepted inside a literal, so
+//     the two parsers could disagree on where a string ends.
+//
+// Settings that only change values, not tokens, are left alone:
+// escape_string_warning (a warning), array_nulls (an array element, not
+// the statement), transform_null_equals (applied after parsing, to
+// "= NULL" literally, never to a bound tenant), lc_* (formatting and
+// messages; identifier case folding uses the fixed database encoding),
+// DateStyle, IntervalStyle, xmloption, bytea_output, extra_float_digits
+// (how values are read or printed), quote_all_identifiers (output only),
+// search_path (name resolution: functions reached through it were created
+// with CREATE FUNCTION, whose body is checked).
+var textSettings = []string{"standard_conforming_strings", "client_encoding", "backslash_quote"}
+
+func isTextSetting(name string) bool {
+	for _, s := range textSettings {
+		if name == s {
+			return true
+		}
+	}
+	return false
+}
+
 // analyze parses sql and classifies it for the tenant setting named setting
 // (lower case).
 func analyze(sql, setting string) (*Analysis, error) {
+	return analyzeAt(sql, setting, 0)
+}
+
+// analyzeAt is analyze for text found depth levels down in SQL passed to
+// functions that run it.
+func analyzeAt(sql, setting string, depth int) (*Analysis, error) {
 	tree, err := pg_query.Parse(sql)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSyntax, err)
 	}
 	a := &Analysis{Statements: len(tree.Stmts)}
-	c := checker{setting: setting, a: a}
+	c := checker{setting: setting, depth: depth, a: a}
 	for _, raw := range tree.Stmts {
 		root := raw.GetStmt()
 		if root == nil {
@@ -53,12 +127,14 @@ func analyze(sql, setting string) (*Analysis, error) {
 	}
 	if a.Statements != 1 {
 		a.NoTxBlock = false
+		a.SetTransaction = false
 	}
 	return a, nil
 }
 
 type checker struct {
 	setting string
+	depth   int
 	a       *Analysis
 }
 
@@ -72,16 +148,22 @@ func (c *checker) tamper(reason string) {
 func (c *checker) root(n *pg_query.Node) {
 	switch s := n.Node.(type) {
 	case *pg_query.Node_VariableSetStmt:
-		if s.VariableSetStmt.Kind == pg_query.VariableSetKind_VAR_RESET_ALL {
+		v := s.VariableSetStmt
+		if v.Kind == pg_query.VariableSetKind_VAR_RESET_ALL {
 			c.tamper("RESET ALL")
 		}
+		c.a.SetTransaction = isSetTransaction(v)
 	case *pg_query.Node_DiscardStmt:
 		c.tamper("DISCARD")
 	case *pg_query.Node_TransactionStmt:
 		c.a.TxControl = true
-		k := s.TransactionStmt.Kind
-		if k == pg_query.TransactionStmtKind_TRANS_STMT_COMMIT_PREPARED ||
-			k == pg_query.TransactionStmtKind_TRANS_STMT_ROLLBACK_PREPARED {
+		switch s.TransactionStmt.Kind {
+		case pg_query.TransactionStmtKind_TRANS_STMT_BEGIN, pg_query.TransactionStmtKind_TRANS_STMT_START,
+			pg_query.TransactionStmtKind_TRANS_STMT_COMMIT, pg_query.TransactionStmtKind_TRANS_STMT_ROLLBACK,
+			pg_query.TransactionStmtKind_TRANS_STMT_PREPARE:
+			c.a.TxBoundary = true
+		case pg_query.TransactionStmtKind_TRANS_STMT_COMMIT_PREPARED,
+			pg_query.TransactionStmtKind_TRANS_STMT_ROLLBACK_PREPARED:
 			c.a.NoTxBlock = true
 		}
 	case *pg_query.Node_DoStmt, *pg_query.Node_CallStmt:
@@ -111,6 +193,25 @@ func (c *checker) root(n *pg_query.Node) {
 	}
 }
 
+// isSetTransaction reports whether v may only run before the first query of
+// a transaction. The parser gives SET TRANSACTION … the kind VAR_SET_MULTI
+// and the name "TRANSACTION" (also with LOCAL or SESSION), SET TRANSACTION
+// SNAPSHOT the name "TRANSACTION SNAPSHOT", and SET SESSION CHARACTERISTICS
+// the name "SESSION CHARACTERISTICS"; the settings behind the modes can also
+// be set by name, with the same restriction.
+func isSetTransaction(v *pg_query.VariableSetStmt) bool {
+	switch v.Kind {
+	case pg_query.VariableSetKind_VAR_SET_MULTI:
+		return v.Name == "TRANSACTION" || v.Name == "TRANSACTION SNAPSHOT"
+	case pg_query.VariableSetKind_VAR_SET_VALUE:
+		switch strings.ToLower(v.Name) {
+		case "transaction_isolation", "transaction_read_only", "transaction_deferrable":
+			return true
+		}
+	}
+	return false
+}
+
 // node inspects every node of the tree, however deeply nested: a set_config
 // call hides as easily in a CTE or a sub-select as at the top.
 func (c *checker) node(m protoreflect.ProtoMessage) {
@@ -124,58 +225,119 @@ func (c *checker) node(m protoreflect.ProtoMessage) {
 			c.tamper("SET ROLE")
 		case name == "session_authorization":
 			c.tamper("SET SESSION AUTHORIZATION")
+		case isTextSetting(name):
+			c.tamper("SET/RESET of " + name) // SET NAMES reads as client_encoding
 		}
 	case *pg_query.FuncCall:
-		if funcName(n.Funcname) != "set_config" {
+		name := funcName(n.Funcname)
+		if name == "set_config" {
+			c.setConfig(n.Args)
 			return
 		}
-		if len(n.Args) == 0 {
-			return // not the built-in; the server rejects the call
-		}
-		name, ok := constString(n.Args[0])
-		switch {
-		case !ok:
-			c.tamper("set_config with a setting name that is not a constant")
-		case name == c.setting:
-			c.tamper("set_config of " + c.setting)
-		case name == "role" || name == "session_authorization":
-			c.tamper("set_config of " + name)
-		}
+		c.runsSQL(name, n.Args)
 	case *pg_query.UpdateStmt:
 		if n.Relation != nil && strings.EqualFold(n.Relation.Relname, "pg_settings") {
 			c.tamper("UPDATE of pg_settings")
 		}
+	case *pg_query.PrepareStmt:
+		if driverOwned(n.Name) {
+			c.tamper("PREPARE of a statement named " + StatementPrefix + "…")
+		}
+	case *pg_query.ExecuteStmt:
+		if driverOwned(n.Name) {
+			c.tamper("EXECUTE of a statement named " + StatementPrefix + "…")
+		}
+	case *pg_query.DeallocateStmt:
+		// DEALLOCATE [PREPARE] ALL has no name (PostgreSQL 16's tree has
+		// no separate flag for it).
+		switch {
+		case n.Name == "":
+			c.tamper("DEALLOCATE ALL")
+		case driverOwned(n.Name):
+			c.tamper("DEALLOCATE of a statement named " + StatementPrefix + "…")
+		}
 	case *pg_query.DoStmt:
 		c.body(n.Args, "DO block")
 	case *pg_query.CreateFunctionStmt:
-		c.body(n.Options, "function body")
+		what := "function body"
+		if n.IsProcedure {
+			what = "procedure body"
+		}
+		c.body(n.Options, what)
+
+	// Objects through which the server calls a function by name, without
+	// a call in the text: an aggregate whose state function is set_config
+	// runs set_config('app.tenant_id', …) for every row it aggregates.
+	case *pg_query.DefineStmt:
+		c.funcRefs("CREATE "+strings.TrimPrefix(n.Kind.String(), "OBJECT_"), nodes(n.Definition)...)
+	case *pg_query.CreateCastStmt:
+		c.funcRefs("CREATE CAST", n.Func)
+	case *pg_query.CreateTransformStmt:
+		c.funcRefs("CREATE TRANSFORM", n.Fromsql, n.Tosql)
+	case *pg_query.CreateOpClassStmt:
+		c.funcRefs("CREATE OPERATOR CLASS", nodes(n.Items)...)
+	case *pg_query.AlterOpFamilyStmt:
+		c.funcRefs("ALTER OPERATOR FAMILY", nodes(n.Items)...)
+	case *pg_query.AlterOperatorStmt:
+		c.funcRefs("ALTER OPERATOR", nodes(n.Options)...)
+	case *pg_query.AlterTypeStmt:
+		c.funcRefs("ALTER TYPE", nodes(n.Options)...)
+	case *pg_query.CreateRangeStmt:
+		c.funcRefs("CREATE TYPE AS RANGE", nodes(n.Params)...)
+	case *pg_query.CreateConversionStmt:
+		c.funcRefs("CREATE CONVERSION", nodes(n.FuncName)...)
+	case *pg_query.CreateTrigStmt:
+		c.funcRefs("CREATE TRIGGER", nodes(n.Funcname)...)
+	case *pg_query.CreateEventTrigStmt:
+		c.funcRefs("CREATE EVENT TRIGGER", nodes(n.Funcname)...)
 	}
 }
 
-// body looks into the source text of a DO block or function. The parser
-// cannot see inside procedural code, so a plain-text match on the words that
-// change the setting is the best available, and errs on the side of refusal.
-func (c *checker) body(opts []*pg_query.Node, what string) {
-	for _, o := range opts {
-		d := o.GetDefElem()
-		if d == nil || d.Defname != "as" {
+// setConfig checks the arguments of a set_config call.
+func (c *checker) setConfig(args []*pg_query.Node) {
+	if len(args) == 0 {
+		return // not the built-in; the server rejects the call
+	}
+	name, ok := constString(args[0])
+	switch {
+	case !ok:
+		c.tamper("set_config with a setting name that is not a constant")
+	case name == c.setting:
+		c.tamper("set_config of " + c.setting)
+	case name == "role" || name == "session_authorization" || isTextSetting(name):
+		c.tamper("set_config of " + name)
+	}
+}
+
+// funcRefs refuses a reference, by name, to set_config or to a function
+// that runs SQL text, in parts of a statement that name functions the server
+// will call.
+func (c *checker) funcRefs(what string, parts ...protoreflect.ProtoMessage) {
+	for _, p := range parts {
+		if p == nil || !p.ProtoReflect().IsValid() {
 			continue
 		}
-		var text strings.Builder
-		walk(d.ProtoReflect(), func(m protoreflect.ProtoMessage) {
-			if s, ok := m.(*pg_query.String); ok {
-				text.WriteString(strings.ToLower(s.Sval))
-				text.WriteByte(' ')
+		names(p.ProtoReflect(), func(s string) {
+			if s = strings.ToLower(s); s == "set_config" || isSQLFunc(s) {
+				c.tamper(what + " naming " + s)
 			}
 		})
-		t := text.String()
-		for _, word := range []string{c.setting, "set_config", "pg_settings", "set role", "session authorization", "reset all", "discard"} {
-			if strings.Contains(t, word) {
-				c.tamper(what + " mentioning " + word)
-				return
-			}
-		}
 	}
+}
+
+func nodes(ns []*pg_query.Node) []protoreflect.ProtoMessage {
+	ms := make([]protoreflect.ProtoMessage, len(ns))
+	for i, n := range ns {
+		ms[i] = n
+	}
+	return ms
+}
+
+// driverOwned reports whether a prepared statement name is one the driver
+// may use. Server names are case-sensitive; comparing without case refuses
+// a little more than needed, and nothing legitimate is named like that.
+func driverOwned(name string) bool {
+	return len(name) >= len(StatementPrefix) && strings.EqualFold(name[:len(StatementPrefix)], StatementPrefix)
 }
 
 func hasDefElem(params []*pg_query.Node, name string) bool {
@@ -199,13 +361,15 @@ func funcName(parts []*pg_query.Node) string {
 // constString returns the lower-cased value of a string constant, looking
 // through casts such as 'app.tenant_id'::text.
 func constString(n *pg_query.Node) (string, bool) {
-	for {
-		if tc := n.GetTypeCast(); tc != nil {
-			n = tc.Arg
-			continue
-		}
-		break
-	}
+	s, ok := rawConstString(n)
+	return strings.ToLower(s), ok
+}
+
+// rawConstString returns the value of a string constant as written (after
+// the parser decoded escapes and dollar quotes), looking through casts. A
+// NULL is not a string.
+func rawConstString(n *pg_query.Node) (string, bool) {
+	n = uncast(n)
 	ac := n.GetAConst()
 	if ac == nil || ac.Isnull {
 		return "", false
@@ -214,12 +378,33 @@ func constString(n *pg_query.Node) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return strings.ToLower(sv.Sval.Sval), true
+	return sv.Sval.GetSval(), true
+}
+
+// uncast returns the expression under any casts.
+func uncast(n *pg_query.Node) *pg_query.Node {
+	for {
+		tc := n.GetTypeCast()
+		if tc == nil {
+			return n
+		}
+		n = tc.Arg
+	}
 }
 
 // walk calls visit for m and every message below it.
 func walk(m protoreflect.Message, visit func(protoreflect.ProtoMessage)) {
-	visit(m.Interface())
+	walkUntil(m, func(pm protoreflect.ProtoMessage) bool {
+		visit(pm)
+		return true
+	})
+}
+
+// walkUntil is walk whose visit can decline to descend below a message.
+func walkUntil(m protoreflect.Message, visit func(protoreflect.ProtoMessage) bool) {
+	if !visit(m.Interface()) {
+		return
+	}
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 		if fd.Message() == nil || fd.IsMap() {
 			return true
@@ -227,11 +412,25 @@ func walk(m protoreflect.Message, visit func(protoreflect.ProtoMessage)) {
 		if fd.IsList() {
 			l := v.List()
 			for i := 0; i < l.Len(); i++ {
-				walk(l.Get(i).Message(), visit)
+				walkUntil(l.Get(i).Message(), visit)
 			}
 			return true
 		}
-		walk(v.Message(), visit)
+		walkUntil(v.Message(), visit)
+		return true
+	})
+}
+
+// names calls visit with every identifier (String node) below m, leaving
+// out string constants.
+func names(m protoreflect.Message, visit func(string)) {
+	walkUntil(m, func(pm protoreflect.ProtoMessage) bool {
+		switch x := pm.(type) {
+		case *pg_query.A_Const:
+			return false
+		case *pg_query.String:
+			visit(x.Sval)
+		}
 		return true
 	})
 }

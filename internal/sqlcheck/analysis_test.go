@@ -3,58 +3,93 @@ package sqlcheck
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 )
 
+// tamperTexts are texts that tamper, each as the whole statement.
+var tamperTexts = []string{
+	"SELECT set_config('app.tenant_id', 'globex', false)",
+	"SELECT set_config('app.tenant_id', 'globex', true)",
+	"select SET_CONFIG('APP.TENANT_ID', 'x', false)",
+	"SELECT pg_catalog.set_config('app.tenant_id', 'x', false)",
+	`SELECT "set_config"('app.tenant_id', 'x', false)`,
+	"SELECT set_config('app.tenant_id'::text, 'x', false)",
+	"SELECT set_config($1, $2, false)",
+	"SELECT set_config(@name, @value, false)",
+	"SELECT * FROM set_config('app.tenant_id', 'x', false)",
+	"SELECT id FROM items WHERE EXISTS (SELECT set_config('app.tenant_id', 'x', false))",
+	"WITH s AS (SELECT set_config('app.tenant_id', 'x', false)) SELECT * FROM s",
+	"SELECT 1 UNION ALL SELECT length(set_config('app.tenant_id', 'x', false))",
+	"EXPLAIN ANALYZE SELECT set_config('app.tenant_id', 'x', false)",
+	"PREPARE p AS SELECT set_config('app.tenant_id', 'x', false)",
+	"SELECT set_config('role', 'admin', false)",
+	"SELECT set_config('session_authorization', 'admin', false)",
+	"SET app.tenant_id = 'globex'",
+	"SET app.tenant_id TO DEFAULT",
+	`SET "App.Tenant_Id" = 'globex'`,
+	"SET LOCAL app.tenant_id = 'globex'",
+	"SET SESSION app.tenant_id = 'globex'",
+	"RESET app.tenant_id",
+	"RESET ALL",
+	"DISCARD ALL",
+	"DISCARD PLANS",
+	"DISCARD TEMP",
+	"SET ROLE admin",
+	"SET LOCAL ROLE admin",
+	"RESET ROLE",
+	"SET SESSION AUTHORIZATION admin",
+	"RESET SESSION AUTHORIZATION",
+	"UPDATE pg_settings SET setting = 'x' WHERE name = 'app.tenant_id'",
+	"UPDATE pg_catalog.pg_settings SET setting = 'x' WHERE name = 'app.tenant_id'",
+	"ALTER ROLE CURRENT_USER SET app.tenant_id = 'globex'",
+	"DO $$ BEGIN PERFORM set_config('app.tenant_id', 'x', false); END $$",
+	"DO $$ BEGIN EXECUTE 'SET app.tenant_id = ''x'''; END $$",
+	"CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ SELECT set_config('app.tenant_id','x',false) $$",
+	"CREATE FUNCTION f() RETURNS int LANGUAGE sql SET app.tenant_id = 'x' AS 'SELECT 1'",
+	// Hidden in a multi-statement string sent without arguments.
+	"SELECT 1; SELECT set_config('app.tenant_id', 'smuggled', false)",
+	"SELECT 1; RESET ALL",
+	"INSERT INTO items (val) VALUES (1); SET ROLE admin; SELECT 2",
+	// Settings that change how the server reads the text.
+	"SET standard_conforming_strings = off",
+	"SET LOCAL standard_conforming_strings TO off",
+	"RESET standard_conforming_strings",
+	"SET client_encoding = 'SJIS'",
+	"SET NAMES 'SJIS'",
+	"SET LOCAL NAMES 'BIG5'",
+	"SET NAMES DEFAULT",
+	"RESET client_encoding",
+	"SET backslash_quote = on",
+	"SELECT set_config('standard_conforming_strings', 'off', false)",
+	"SELECT set_config('CLIENT_ENCODING', 'GBK', true)",
+	"ALTER ROLE CURRENT_USER SET standard_conforming_strings = off",
+	"CREATE FUNCTION f() RETURNS int LANGUAGE sql SET client_encoding = 'SJIS' AS 'SELECT 1'",
+	"WITH s AS (SELECT set_config('client_encoding', 'SJIS', false)) SELECT * FROM s",
+	// The driver's prepared statements.
+	"PREPARE pgxtenant_set_local AS SELECT 1",
+	`PREPARE "PgxTenant_x"(text) AS SELECT $1`,
+	"EXECUTE pgxtenant_set_local('app.tenant_id', 'x')",
+	"EXECUTE PGXTENANT_SET_SESSION",
+	"EXPLAIN EXECUTE pgxtenant_set_local",
+	"CREATE TABLE t AS EXECUTE pgxtenant_set_local",
+	"DEALLOCATE pgxtenant_set_local",
+	"DEALLOCATE PREPARE pgxtenant_set_local",
+	"DEALLOCATE ALL",
+	"DEALLOCATE PREPARE ALL",
+	"SELECT 1; DEALLOCATE ALL",
+	// Functions the server calls by name on its own.
+	"CREATE AGGREGATE hack(text, bool) (SFUNC = pg_catalog.set_config, STYPE = text, INITCOND = 'app.tenant_id')",
+	"CREATE OPERATOR === (LEFTARG = text, RIGHTARG = text, FUNCTION = dblink_exec)",
+	"CREATE OPERATOR !!! (RIGHTARG = text, PROCEDURE = ts_stat)",
+	"CREATE CAST (text AS int) WITH FUNCTION ts_stat(text)",
+}
+
 func TestTamper(t *testing.T) {
-	tampers := []string{
-		"SELECT set_config('app.tenant_id', 'globex', false)",
-		"SELECT set_config('app.tenant_id', 'globex', true)",
-		"select SET_CONFIG('APP.TENANT_ID', 'x', false)",
-		"SELECT pg_catalog.set_config('app.tenant_id', 'x', false)",
-		`SELECT "set_config"('app.tenant_id', 'x', false)`,
-		"SELECT set_config('app.tenant_id'::text, 'x', false)",
-		"SELECT set_config($1, $2, false)",
-		"SELECT set_config(@name, @value, false)",
-		"SELECT * FROM set_config('app.tenant_id', 'x', false)",
-		"SELECT id FROM items WHERE EXISTS (SELECT set_config('app.tenant_id', 'x', false))",
-		"WITH s AS (SELECT set_config('app.tenant_id', 'x', false)) SELECT * FROM s",
-		"SELECT 1 UNION ALL SELECT length(set_config('app.tenant_id', 'x', false))",
-		"EXPLAIN ANALYZE SELECT set_config('app.tenant_id', 'x', false)",
-		"PREPARE p AS SELECT set_config('app.tenant_id', 'x', false)",
-		"SELECT set_config('role', 'admin', false)",
-		"SELECT set_config('session_authorization', 'admin', false)",
-		"SET app.tenant_id = 'globex'",
-		"SET app.tenant_id TO DEFAULT",
-		`SET "App.Tenant_Id" = 'globex'`,
-		"SET LOCAL app.tenant_id = 'globex'",
-		"SET SESSION app.tenant_id = 'globex'",
-		"RESET app.tenant_id",
-		"RESET ALL",
-		"DISCARD ALL",
-		"DISCARD PLANS",
-		"DISCARD TEMP",
-		"SET ROLE admin",
-		"SET LOCAL ROLE admin",
-		"RESET ROLE",
-		"SET SESSION AUTHORIZATION admin",
-		"RESET SESSION AUTHORIZATION",
-		"UPDATE pg_settings SET setting = 'x' WHERE name = 'app.tenant_id'",
-		"UPDATE pg_catalog.pg_settings SET setting = 'x' WHERE name = 'app.tenant_id'",
-		"ALTER ROLE CURRENT_USER SET app.tenant_id = 'globex'",
-		"DO $$ BEGIN PERFORM set_config('app.tenant_id', 'x', false); END $$",
-		"DO $$ BEGIN EXECUTE 'SET app.tenant_id = ''x'''; END $$",
-		"CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ SELECT set_config('app.tenant_id','x',false) $$",
-		"CREATE FUNCTION f() RETURNS int LANGUAGE sql SET app.tenant_id = 'x' AS 'SELECT 1'",
-		// Hidden in a multi-statement string sent without arguments.
-		"SELECT 1; SELECT set_config('app.tenant_id', 'smuggled', false)",
-		"SELECT 1; RESET ALL",
-		"INSERT INTO items (val) VALUES (1); SET ROLE admin; SELECT 2",
-	}
 	z := NewAnalyzer("app.tenant_id", 0)
-	for _, sql := range append(tampers,
+	for _, sql := range append(tamperTexts,
 		`SELECT U&"\0073et_config"('app.tenant_id', 'x', false)`,
 		"select\tSet_Config('app.tenant_id','x',false)",
 		"SELECT/**/set_config('app.tenant_id','x',false)",
@@ -87,15 +122,61 @@ func TestNotTamper(t *testing.T) {
 		"ALTER ROLE CURRENT_USER SET statement_timeout = '10s'",
 		"CREATE TABLE t (id int)",
 		"BEGIN", "COMMIT", "SAVEPOINT a", "ROLLBACK TO SAVEPOINT a",
+		// Other settings, and reading the protected ones.
+		"SET search_path = app, public",
+		"SET TIME ZONE 'UTC'",
+		"SET datestyle = 'ISO, DMY'",
+		"SET intervalstyle = 'iso_8601'",
+		"SET XML OPTION DOCUMENT",
+		"SET escape_string_warning = off",
+		"SET array_nulls = off",
+		"SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+		"SET TRANSACTION SNAPSHOT '00000003-0000001B-1'",
+		"SHOW client_encoding",
+		"SELECT current_setting('standard_conforming_strings')",
+		"SELECT name, setting FROM pg_settings WHERE name = 'client_encoding'",
+		"INSERT INTO notes (body) VALUES ('SET NAMES and DEALLOCATE ALL are refused')",
+		// Prepared statements of the application.
+		"PREPARE items_by_id(int) AS SELECT * FROM items WHERE id = $1",
+		"EXECUTE items_by_id(1)",
+		"EXPLAIN EXECUTE items_by_id(1)",
+		"DEALLOCATE items_by_id",
+		"DEALLOCATE PREPARE items_by_id",
+		"PREPARE pgx_tenant_lookalike AS SELECT 1",
+		"PREPARE pgxtenant AS SELECT 1",
+		// Functions that are only named, not handed a job.
+		"DROP FUNCTION IF EXISTS dblink(text)",
+		"REVOKE EXECUTE ON FUNCTION dblink_exec(text, text) FROM PUBLIC",
+		"COMMENT ON FUNCTION query_to_xml(text, boolean, boolean, text) IS 'export'",
+		"CREATE AGGREGATE my_sum(int) (SFUNC = int4pl, STYPE = int, INITCOND = '0')",
+		"CREATE OPERATOR ### (LEFTARG = int, RIGHTARG = int, FUNCTION = int4pl)",
+		"CREATE TRIGGER fill BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION fill_tenant()",
+		"CREATE CAST (text AS mytext) WITHOUT FUNCTION",
+		"CREATE CAST (text AS mytext) WITH INOUT",
+		"CREATE TRANSFORM FOR hstore LANGUAGE plpython3u (FROM SQL WITH FUNCTION hstore_to_plpython(internal))",
+		// Everyday statements that hold trigger words.
+		"UPDATE members SET role = $1 WHERE id = $2",
+		"INSERT INTO members (id, role) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET role = EXCLUDED.role",
+		"UPDATE t SET client_encoding = 'x', names = 'y'",
+		"SELECT * FROM items WHERE id = $1 FOR UPDATE",
+		"SELECT CASE WHEN a THEN 1 ELSE 2 END FROM t",
+		"GRANT EXECUTE ON FUNCTION tenant() TO app",
+		"CREATE TABLE orders (id int, owner int REFERENCES owners ON DELETE SET NULL)",
+		"ALTER TABLE items ALTER COLUMN tenant_id SET DEFAULT current_setting('app.tenant_id')",
+		"CREATE POLICY tenant ON items USING (tenant_id = (SELECT NULLIF(current_setting('app.tenant_id', true), '')))",
+		"SELECT pg_catalog.set_config('search_path', '', false)",
 	}
+	z := NewAnalyzer("app.tenant_id", 0)
 	for _, sql := range clean {
+		// Parsed in any case, and through the prefilter as the driver does.
 		a, err := analyze(sql, "app.tenant_id")
 		if err != nil {
 			t.Errorf("analyze(%q): %v", sql, err)
 			continue
 		}
-		if a.Tamper != "" {
-			t.Errorf("analyze(%q): false tamper %q", sql, a.Tamper)
+		b, _ := z.Analyze(sql)
+		if a.Tamper != "" || b.Tamper != "" {
+			t.Errorf("analyze(%q): false tamper %q / %q", sql, a.Tamper, b.Tamper)
 		}
 	}
 }
@@ -112,30 +193,76 @@ func TestCustomSettingName(t *testing.T) {
 }
 
 func TestClassification(t *testing.T) {
+	type want struct {
+		stmts                                               int
+		noTx, txControl, txBoundary, setTransaction, opaque bool
+	}
 	tests := []struct {
-		sql                               string
-		wantStmts                         int
-		wantNoTx, wantTxControl, wantOpaq bool
+		sql  string
+		want want
 	}{
-		{"SELECT 1", 1, false, false, false},
-		{"SELECT 1; SELECT 2", 2, false, false, false},
-		{"VACUUM items", 1, true, false, false},
-		{"ANALYZE items", 1, false, false, false},
-		{"CREATE INDEX CONCURRENTLY i ON items (val)", 1, true, false, false},
-		{"CREATE INDEX i ON items (val)", 1, false, false, false},
-		{"DROP INDEX CONCURRENTLY i", 1, true, false, false},
-		{"REINDEX (CONCURRENTLY) TABLE items", 1, true, false, false},
-		{"REINDEX TABLE items", 1, false, false, false},
-		{"CREATE DATABASE x", 1, true, false, false},
-		{"CLUSTER", 1, true, false, false},
-		{"CLUSTER items USING i", 1, false, false, false},
-		{"ALTER TABLE p DETACH PARTITION c CONCURRENTLY", 1, true, false, false},
-		{"COMMIT PREPARED 'x'", 1, true, true, false},
-		{"BEGIN", 1, false, true, false},
-		{"BEGIN; INSERT INTO t VALUES (1); COMMIT", 3, false, true, false},
-		{"VACUUM a; VACUUM b", 2, false, false, false}, // the server refuses this anyway
-		{"DO $$ BEGIN NULL; END $$", 1, false, false, true},
-		{"CALL p()", 1, false, false, true},
+		{"SELECT 1", want{stmts: 1}},
+		{"SELECT 1; SELECT 2", want{stmts: 2}},
+		{"VACUUM items", want{stmts: 1, noTx: true}},
+		{"ANALYZE items", want{stmts: 1}},
+		{"CREATE INDEX CONCURRENTLY i ON items (val)", want{stmts: 1, noTx: true}},
+		{"CREATE INDEX i ON items (val)", want{stmts: 1}},
+		{"DROP INDEX CONCURRENTLY i", want{stmts: 1, noTx: true}},
+		{"REINDEX (CONCURRENTLY) TABLE items", want{stmts: 1, noTx: true}},
+		{"REINDEX TABLE items", want{stmts: 1}},
+		{"REINDEX SYSTEM", want{stmts: 1, noTx: true}},
+		{"CREATE DATABASE x", want{stmts: 1, noTx: true}},
+		{"CLUSTER", want{stmts: 1, noTx: true}},
+		{"CLUSTER items USING i", want{stmts: 1}},
+		{"ALTER TABLE p DETACH PARTITION c CONCURRENTLY", want{stmts: 1, noTx: true}},
+		{"VACUUM a; VACUUM b", want{stmts: 2}}, // the server refuses this anyway
+		{"DO $$ BEGIN NULL; END $$", want{stmts: 1, opaque: true}},
+		{"CALL p()", want{stmts: 1, opaque: true}},
+
+		// Transaction boundaries, and transaction control that is not one.
+		{"BEGIN", want{stmts: 1, txControl: true, txBoundary: true}},
+		{"BEGIN ISOLATION LEVEL SERIALIZABLE", want{stmts: 1, txControl: true, txBoundary: true}},
+		{"START TRANSACTION READ ONLY", want{stmts: 1, txControl: true, txBoundary: true}},
+		{"COMMIT", want{stmts: 1, txControl: true, txBoundary: true}},
+		{"COMMIT AND CHAIN", want{stmts: 1, txControl: true, txBoundary: true}},
+		{"END", want{stmts: 1, txControl: true, txBoundary: true}},
+		{"END WORK", want{stmts: 1, txControl: true, txBoundary: true}},
+		{"ROLLBACK", want{stmts: 1, txControl: true, txBoundary: true}},
+		{"ROLLBACK AND CHAIN", want{stmts: 1, txControl: true, txBoundary: true}},
+		{"ABORT", want{stmts: 1, txControl: true, txBoundary: true}},
+		{"PREPARE TRANSACTION 'x'", want{stmts: 1, txControl: true, txBoundary: true}},
+		{"SAVEPOINT a", want{stmts: 1, txControl: true}},
+		{"RELEASE a", want{stmts: 1, txControl: true}},
+		{"RELEASE SAVEPOINT a", want{stmts: 1, txControl: true}},
+		{"ROLLBACK TO a", want{stmts: 1, txControl: true}},
+		{"ROLLBACK TO SAVEPOINT a", want{stmts: 1, txControl: true}},
+		{"ROLLBACK WORK TO SAVEPOINT a", want{stmts: 1, txControl: true}},
+		{"COMMIT PREPARED 'x'", want{stmts: 1, noTx: true, txControl: true}},
+		{"ROLLBACK PREPARED 'x'", want{stmts: 1, noTx: true, txControl: true}},
+		{"BEGIN; INSERT INTO t VALUES (1); COMMIT", want{stmts: 3, txControl: true, txBoundary: true}},
+		{"SAVEPOINT a; INSERT INTO t VALUES (1); RELEASE a", want{stmts: 3, txControl: true}},
+		{"INSERT INTO t VALUES (1); COMMIT", want{stmts: 2, txControl: true, txBoundary: true}},
+		{"PREPARE p AS SELECT 1", want{stmts: 1}}, // a statement, not a transaction
+
+		// Statements that must open a transaction.
+		{"SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", want{stmts: 1, setTransaction: true}},
+		{"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY, DEFERRABLE", want{stmts: 1, setTransaction: true}},
+		{"SET TRANSACTION READ ONLY", want{stmts: 1, setTransaction: true}},
+		{"SET TRANSACTION READ WRITE", want{stmts: 1, setTransaction: true}},
+		{"SET TRANSACTION NOT DEFERRABLE", want{stmts: 1, setTransaction: true}},
+		{"SET TRANSACTION SNAPSHOT '00000003-0000001B-1'", want{stmts: 1, setTransaction: true}},
+		{"SET LOCAL TRANSACTION READ ONLY", want{stmts: 1, setTransaction: true}},
+		{"SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE", want{stmts: 1, setTransaction: true}},
+		{"set transaction isolation level read committed", want{stmts: 1, setTransaction: true}},
+		{"SET transaction_isolation = 'serializable'", want{stmts: 1, setTransaction: true}},
+		{"SET LOCAL transaction_read_only TO on", want{stmts: 1, setTransaction: true}},
+		{"SET transaction_deferrable = true", want{stmts: 1, setTransaction: true}},
+		{"SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE", want{stmts: 1}},
+		{"SET default_transaction_isolation = 'serializable'", want{stmts: 1}},
+		{"SHOW transaction_isolation", want{stmts: 1}},
+		{"SELECT set_config('transaction_isolation', 'serializable', true)", want{stmts: 1}},
+		{"SET TRANSACTION READ ONLY; SELECT 1", want{stmts: 2}},
+		{"SET statement_timeout = '5s'", want{stmts: 1}},
 	}
 	for _, tt := range tests {
 		a, err := analyze(tt.sql, "app.tenant_id")
@@ -143,9 +270,9 @@ func TestClassification(t *testing.T) {
 			t.Errorf("analyze(%q): %v", tt.sql, err)
 			continue
 		}
-		if a.Statements != tt.wantStmts || a.NoTxBlock != tt.wantNoTx || a.TxControl != tt.wantTxControl || a.Opaque != tt.wantOpaq {
-			t.Errorf("analyze(%q) = %+v; want stmts=%d notx=%v txcontrol=%v opaque=%v",
-				tt.sql, *a, tt.wantStmts, tt.wantNoTx, tt.wantTxControl, tt.wantOpaq)
+		got := want{a.Statements, a.NoTxBlock, a.TxControl, a.TxBoundary, a.SetTransaction, a.Opaque}
+		if got != tt.want || a.Tamper != "" {
+			t.Errorf("analyze(%q) = %+v (tamper %q); want %+v", tt.sql, got, a.Tamper, tt.want)
 		}
 	}
 }
@@ -210,11 +337,41 @@ func TestAnalyzerConcurrent(t *testing.T) {
 	wg.Wait()
 }
 
-// FuzzAnalyze checks that arbitrary input never crashes the parser or the
-// walk, that failures are always ErrSyntax, and that a tamper found in a text
-// is still found when other statements surround it.
+// TestTamperSurvivesWrapping runs FuzzAnalyze's main property over every
+// tamper case, in every go test run.
+func TestTamperSurvivesWrapping(t *testing.T) {
+	parsed := 0
+	for _, sql := range tamperTexts {
+		for _, wrapped := range tamperWrappings(sql) {
+			a, err := analyze(wrapped, "app.tenant_id")
+			if err != nil {
+				continue // not every statement can be a sub-select
+			}
+			parsed++
+			if a.Tamper == "" {
+				t.Errorf("tamper lost in %q", wrapped)
+			}
+		}
+	}
+	if parsed < 4*len(tamperTexts) {
+		t.Fatalf("only %d wrapped texts parsed", parsed)
+	}
+}
+
+// FuzzAnalyze checks properties of the analysis of arbitrary text: it never
+// crashes, fails only with ErrSyntax, gives the same answer twice, keeps
+// its flags consistent, and finds a tamper wherever the tampering text is
+// put: after or before other statements, in a sub-select, in a CTE, or
+// passed to query_to_xml as a string. A clean text stays clean next to a
+// clean statement.
 func FuzzAnalyze(f *testing.F) {
-	for _, s := range []string{"SELECT 1", "SET ROLE x", "SELECT set_config('app.tenant_id','x',false)", "DO $$ $$", ";;"} {
+	for _, s := range []string{
+		"SELECT 1", "SET ROLE x", "SELECT set_config('app.tenant_id','x',false)", "DO $$ $$", ";;",
+		"SELECT query_to_xml('SELECT set_config(''app.tenant_id'', ''x'', false)', true, true, '')",
+		"UPDATE pg_settings SET setting = 'x'", "SELECT * FROM dblink($1) AS t(a int)",
+		"EXECUTE pgxtenant_set_local", "SET NAMES 'SJIS'", "BEGIN", "SET TRANSACTION READ ONLY",
+		"DO $$BEGIN SET ROLE x; END$$", "SELECT current_setting('app.tenant_id', true)",
+	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, sql string) {
@@ -225,14 +382,40 @@ func FuzzAnalyze(f *testing.F) {
 			}
 			return
 		}
-		if a.Statements < 0 || (a.NoTxBlock && a.Statements != 1) {
+		if again, _ := analyze(sql, "app.tenant_id"); !reflect.DeepEqual(a, again) {
+			t.Fatalf("analysed twice: %+v, then %+v", *a, *again)
+		}
+		if a.TxBoundary && !a.TxControl || a.SetTransaction && a.Statements != 1 {
 			t.Fatalf("inconsistent analysis %+v", *a)
 		}
-		if a.Tamper != "" {
-			b, err := analyze("SELECT 1;\n"+sql+"\n;SELECT 2", "app.tenant_id")
+		if a.Tamper == "" {
+			if b, err := analyze(sql+"\n;SELECT 1", "app.tenant_id"); err == nil && b.Tamper != "" {
+				t.Fatalf("clean text became tamper %q next to SELECT 1", b.Tamper)
+			}
+			return
+		}
+		for _, wrapped := range tamperWrappings(sql) {
+			b, err := analyze(wrapped, "app.tenant_id")
 			if err == nil && b.Tamper == "" {
-				t.Fatalf("tamper %q lost when surrounded by other statements", a.Tamper)
+				t.Fatalf("tamper %q lost in %q", a.Tamper, wrapped)
 			}
 		}
 	})
+}
+
+// tamperWrappings returns texts that run sql among other statements or
+// nested in another one. Those that parse must tamper when sql does.
+func tamperWrappings(sql string) []string {
+	w := []string{
+		"SELECT 1;\n" + sql,
+		sql + "\n;SELECT 2",
+		"SELECT 1;\n" + sql + "\n;SELECT 2",
+		"SELECT * FROM (\n" + sql + "\n) AS s",
+		"WITH s AS (\n" + sql + "\n) SELECT * FROM s",
+		"SELECT 1 WHERE EXISTS (\n" + sql + "\n)",
+	}
+	if !strings.Contains(sql, "\x00") { // the parser stops reading at a NUL, inside a literal too
+		w = append(w, "SELECT query_to_xml('"+strings.ReplaceAll(sql, "'", "''")+"', true, true, '')")
+	}
+	return w
 }

@@ -1,0 +1,231 @@
+package sqlcheck
+
+import (
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// body looks into the source text of a DO block or function (what names it
+// in reasons). The parser cannot see inside procedural code, so the check
+// matches the words of the source, wherever they are (code, strings for
+// EXECUTE, comments). It is a tripwire for code that changes the setting
+// or the session in plain words, not a proof: dynamic SQL can assemble any
+// statement from pieces, which is why such code is also Opaque.
+func (c *checker) body(opts []*pg_query.Node, what string) {
+	for _, o := range opts {
+		d := o.GetDefElem()
+		if d == nil || d.Defname != "as" {
+			continue
+		}
+		var src strings.Builder
+		walk(d.ProtoReflect(), func(m protoreflect.ProtoMessage) {
+			if s, ok := m.(*pg_query.String); ok {
+				src.WriteString(s.Sval)
+				src.WriteByte(' ')
+			}
+		})
+		if reason := bodyTamper(bodyWords(src.String()), c.setting); reason != "" {
+			c.tamper(what + " " + reason)
+			return
+		}
+	}
+}
+
+// bodyWord is a word of procedural source, lower-cased.
+type bodyWord struct {
+	w string
+	// dotted is set when a '.' stands between this word and the previous
+	// one, whatever else does: app.tenant_id, app . tenant_id and
+	// "app"."tenant_id" all read as app, tenant_id(dotted).
+	dotted bool
+}
+
+// bodyWords splits src into words: runs of [a-z0-9_$] after lower-casing.
+// Every other byte separates words, so quotes, comment markers, operators
+// and parentheses do not hide a word.
+func bodyWords(src string) []bodyWord {
+	var ws []bodyWord
+	var word []byte
+	dot := false
+	for i := 0; i <= len(src); i++ {
+		var c byte
+		if i < len(src) {
+			c = src[i]
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if isWordByte(c) {
+				word = append(word, c)
+				continue
+			}
+		}
+		if len(word) > 0 {
+			ws = append(ws, bodyWord{w: string(word), dotted: dot && len(ws) > 0})
+			word, dot = word[:0], false
+		}
+		if c == '.' {
+			dot = true
+		}
+	}
+	return ws
+}
+
+// bodyTamper returns why procedural source made of ws tampers, or "".
+//
+// Reading a setting is allowed (a trigger filling tenant_id from
+// current_setting('app.tenant_id', true) is the common case), so the tenant
+// setting and the text-reading settings are refused only together with a
+// SET or RESET that can write a setting, and pg_settings only together with
+// UPDATE. Names that only write (set_config), DISCARD, DEALLOCATE, the
+// driver's statement names and the functions that run SQL text are refused
+// wherever they appear.
+func bodyTamper(ws []bodyWord, setting string) string {
+	writes, updates, settings := false, false, false
+	for i, w := range ws {
+		switch {
+		case w.w == "set_config":
+			return "mentioning set_config"
+		case w.w == "discard":
+			return "mentioning DISCARD"
+		case w.w == "deallocate":
+			return "mentioning DEALLOCATE"
+		case isSQLFunc(w.w):
+			return "mentioning " + w.w + ", which runs SQL text"
+		case strings.HasPrefix(w.w, StatementPrefix):
+			return "mentioning a name starting with " + StatementPrefix
+		case w.w == "update":
+			updates = true
+		case w.w == "pg_settings":
+			settings = true
+		case w.w == "session" && next(ws, i) == "authorization":
+			return "mentioning SESSION AUTHORIZATION"
+		case w.w == "reset":
+			writes = true
+			switch next(ws, i) {
+			case "role":
+				return "mentioning RESET ROLE"
+			case "all":
+				return "mentioning RESET ALL"
+			}
+		case gucSet(ws, i):
+			writes = true
+			switch afterScope(ws, i) {
+			case "role":
+				return "mentioning SET ROLE"
+			case "names":
+				return "mentioning SET NAMES"
+			}
+		}
+	}
+	if settings && updates {
+		return "mentioning UPDATE and pg_settings"
+	}
+	if !writes {
+		return ""
+	}
+	for _, s := range append([]string{setting}, textSettings...) {
+		if mentions(ws, s) {
+			return "mentioning " + s + " and SET/RESET"
+		}
+	}
+	return ""
+}
+
+// next returns the word after ws[i], or "".
+func next(ws []bodyWord, i int) string {
+	if i+1 < len(ws) {
+		return ws[i+1].w
+	}
+	return ""
+}
+
+// afterScope returns the word after the SET at ws[i], past LOCAL or
+// SESSION.
+func afterScope(ws []bodyWord, i int) string {
+	if w := next(ws, i); w == "local" || w == "session" {
+		i++
+	}
+	return next(ws, i)
+}
+
+// gucSet reports whether ws[i] is a SET that can write a run-time setting:
+// not the SET of an UPDATE, nor one of the SETs of DDL (ALTER COLUMN … SET
+// DEFAULT, ON DELETE SET NULL, SET SCHEMA, …) and transaction statements.
+// Without them a trigger that runs UPDATE members SET role = … or a
+// migration that sets a column default to current_setting(…) would be
+// refused for nothing.
+func gucSet(ws []bodyWord, i int) bool {
+	if ws[i].w != "set" || updateSet(ws, i) {
+		return false
+	}
+	switch afterScope(ws, i) {
+	case "default", "null", "not", "data", "statistics", "storage", "compression", "schema", "tablespace",
+		"logged", "unlogged", "without", "access", "expression", "generated", "constraints", "transaction":
+		return false
+	}
+	return true
+}
+
+// updateSet reports whether the SET at ws[i] follows UPDATE [ONLY] name
+// [[AS] alias], or (ON CONFLICT DO, MERGE … THEN) UPDATE. Only these exact
+// shapes count, so that a SET statement after an UPDATE statement, which
+// has its own SET, is still seen. Words in a comment right before a SET
+// statement can still take that shape ("-- update the role" then SET
+// ROLE): the tripwire accepts that miss for not refusing every UPDATE of a
+// role column.
+func updateSet(ws []bodyWord, i int) bool {
+	j := i - 1
+	if j < 0 {
+		return false
+	}
+	if ws[j].w == "update" {
+		return true
+	}
+	// afterUpdate reports whether UPDATE [ONLY] precedes the (possibly
+	// qualified) name that ends at ws[k].
+	afterUpdate := func(k int) bool {
+		for k > 0 && ws[k].dotted {
+			k--
+		}
+		k--
+		if k >= 0 && ws[k].w == "only" {
+			k--
+		}
+		return k >= 0 && ws[k].w == "update"
+	}
+	if afterUpdate(j) {
+		return true
+	}
+	if ws[j].dotted { // an alias is a single name
+		return false
+	}
+	k := j - 1
+	if k >= 0 && ws[k].w == "as" {
+		k--
+	}
+	return k >= 0 && afterUpdate(k)
+}
+
+// mentions reports whether the (possibly dotted) name occurs in ws with its
+// parts joined by dots.
+func mentions(ws []bodyWord, name string) bool {
+	parts := strings.Split(name, ".")
+	for i := range ws {
+		if i+len(parts) > len(ws) {
+			return false
+		}
+		ok := true
+		for k, p := range parts {
+			if ws[i+k].w != p || k > 0 && !ws[i+k].dotted {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
