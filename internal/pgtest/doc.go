@@ -17,4 +17,8 @@
 //  3. a postgres container through testcontainers-go when a Docker daemon
 //     answers;
 //  4. none: tests skip, or fail when the CI environment variable is set.
+//
+// A test that restarts its server gets a private local cluster from
+// StartPrivate, whatever PGX_TENANT_TEST_DATABASE says: it skips without
+// local binaries, or fails under CI, like every missing dependency.
 package pgtest

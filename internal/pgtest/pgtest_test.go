@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"runtime"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -73,3 +74,30 @@ func TestAppRoleIsOrdinary(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestMissingFailsUnderCI checks the rule every skip of the harness
+// follows: a missing dependency skips locally and fails under CI.
+func TestMissingFailsUnderCI(t *testing.T) {
+	for _, tt := range []struct{ ci, want string }{{"", "skip"}, {"true", "fatal"}} {
+		t.Setenv("CI", tt.ci)
+		tb := &outcomeTB{TB: t}
+		done := make(chan struct{})
+		go func() { defer close(done); missing(tb, "no %s", "pgbouncer") }()
+		<-done
+		if tb.outcome != tt.want {
+			t.Errorf("CI=%q: missing dependency led to %q, want %q", tt.ci, tb.outcome, tt.want)
+		}
+	}
+}
+
+// outcomeTB records whether a helper skipped or failed, without doing either.
+type outcomeTB struct {
+	testing.TB
+	outcome string
+}
+
+func (tb *outcomeTB) Helper()               {}
+func (tb *outcomeTB) Skip(...any)           { tb.outcome = "skip"; runtime.Goexit() }
+func (tb *outcomeTB) Fatal(...any)          { tb.outcome = "fatal"; runtime.Goexit() }
+func (tb *outcomeTB) Skipf(string, ...any)  { tb.Skip() }
+func (tb *outcomeTB) Fatalf(string, ...any) { tb.Fatal() }

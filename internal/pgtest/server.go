@@ -37,12 +37,9 @@ func Start(ctx context.Context) (*Server, error) {
 	if dsn := os.Getenv(EnvDSN); dsn != "" {
 		return &Server{AdminDSN: dsn, Source: "env", stop: func(context.Context) error { return nil }}, nil
 	}
-	lc, err := startLocal(ctx)
-	if err == nil {
-		return &Server{AdminDSN: lc.dsn(), Source: "local", local: lc, stop: func(context.Context) error { return lc.close() }}, nil
-	}
+	srv, err := startLocalServer(ctx)
 	if !errors.Is(err, errNoBinaries) {
-		return nil, err
+		return srv, err
 	}
 	if dockerAnswers(ctx) {
 		dsn, stop, err := startDocker(ctx)
@@ -52,6 +49,16 @@ func Start(ctx context.Context) (*Server, error) {
 		return &Server{AdminDSN: dsn, Source: "docker", stop: stop}, nil
 	}
 	return nil, ErrUnavailable
+}
+
+// startLocalServer starts a throwaway local cluster, the only kind of
+// server Restart works on.
+func startLocalServer(ctx context.Context) (*Server, error) {
+	lc, err := startLocal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{AdminDSN: lc.dsn(), Source: "local", local: lc, stop: func(context.Context) error { return lc.close() }}, nil
 }
 
 // Close stops a server the harness started; an external one is left alone.

@@ -3,6 +3,7 @@ package pgtest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -41,13 +42,25 @@ func Shared(tb testing.TB) *Server {
 	return shared.srv
 }
 
-// Unavailable skips tb because of err, or fails it under CI.
+// Unavailable skips tb because of err, or fails it under CI. Errors other
+// than ErrUnavailable (a server that exists but fails) always fail tb.
 func Unavailable(tb testing.TB, err error) {
 	tb.Helper()
-	if os.Getenv("CI") != "" || !errors.Is(err, ErrUnavailable) {
+	if !errors.Is(err, ErrUnavailable) {
 		tb.Fatalf("PostgreSQL: %v", err)
 	}
-	tb.Skipf("PostgreSQL: %v", err)
+	missing(tb, "PostgreSQL: %v", err)
+}
+
+// missing skips tb for want of a dependency, or fails it when the CI
+// environment variable is set: CI must run every test.
+func missing(tb testing.TB, format string, args ...any) {
+	tb.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("CI") != "" {
+		tb.Fatal(msg + " (CI is set: a missing dependency fails the test instead of skipping it)")
+	}
+	tb.Skip(msg)
 }
 
 // NewDatabase returns a fresh database on the shared server, dropped when
@@ -77,17 +90,19 @@ func NewDatabaseOn(tb testing.TB, srv *Server) *Database {
 }
 
 // StartPrivate starts a server for tb alone (for tests that restart it),
-// stopped when tb ends.
+// stopped when tb ends. Only a local cluster can be restarted, so it starts
+// one even when EnvDSN names a server; without PostgreSQL binaries it skips
+// tb, or fails it under CI.
 func StartPrivate(tb testing.TB) *Server {
 	tb.Helper()
-	if os.Getenv(EnvDSN) != "" {
-		tb.Skip("a private server needs local PostgreSQL binaries, not " + EnvDSN)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	srv, err := Start(ctx)
+	srv, err := startLocalServer(ctx)
+	if errors.Is(err, errNoBinaries) {
+		missing(tb, "a server a test restarts must be a local cluster, and no initdb/postgres binaries were found on PATH or under /usr/lib/postgresql/*/bin")
+	}
 	if err != nil {
-		Unavailable(tb, err)
+		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { srv.Close() })
 	return srv
@@ -101,8 +116,8 @@ func NewPgBouncer(tb testing.TB, d *Database, poolSize int) *PgBouncer {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	b, err := StartPgBouncer(ctx, d, poolSize)
-	if errors.Is(err, ErrNoPgBouncer) && os.Getenv("CI") == "" {
-		tb.Skip(err)
+	if errors.Is(err, ErrNoPgBouncer) {
+		missing(tb, "%v", err)
 	}
 	if err != nil {
 		tb.Fatal(err)
