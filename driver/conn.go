@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/pgx-tenant/pgx-tenant/internal/sqlcheck"
@@ -34,15 +35,19 @@ type Conn struct {
 	resetter sqldriver.SessionResetter // may be nil (test drivers)
 	pgx      *pgx.Conn                 // nil unless inner is *stdlib.Conn
 	pipe     *pipeline                 // nil without pgx or in an exec mode it cannot reproduce
+	// opaquePipe pipelines procedures and DO blocks when pipe is nil
+	// (simple_protocol, describe_exec): see run.
+	opaquePipe *pipeline
 
 	// database/sql hands a driver connection to one goroutine at a time, so
 	// the fields below need no lock.
 
-	// tx is the tenant a database/sql transaction was begun with; set
-	// while that transaction is open.
-	tx *binding
+	// tx is the open database/sql transaction, if any.
+	tx *txState
 	// sess is what the server session holds (ScopeSession only).
 	sess sessionState
+	// objs is whose session objects may exist (WithClearObjects).
+	objs objectsState
 }
 
 var (
@@ -87,6 +92,9 @@ func newConn(c *Connector, ic sqldriver.Conn) (*Conn, error) {
 	if sc, isStd := ic.(*stdlib.Conn); isStd {
 		conn.pgx = sc.Conn()
 		conn.pipe = newPipeline(conn.pgx)
+		if conn.pipe == nil {
+			conn.opaquePipe = newPipelineMode(conn.pgx, pgx.QueryExecModeExec)
+		}
 	}
 	return conn, nil
 }
@@ -106,6 +114,7 @@ func newConn(c *Connector, ic sqldriver.Conn) (*Conn, error) {
 // the tenant yourself inside a transaction.
 func (c *Conn) PgxConn() *pgx.Conn {
 	c.sess.known = false
+	c.objs.dirty = true
 	return c.pgx
 }
 
@@ -131,7 +140,7 @@ func (c *Conn) statementTenant(ctx context.Context) (binding, error) {
 	if err != nil {
 		return binding{}, err
 	}
-	if c.tx != nil && *c.tx != b {
+	if c.tx != nil && c.tx.b != b {
 		return binding{}, ErrTenantMismatch
 	}
 	return b, nil
@@ -155,9 +164,12 @@ func (c *Conn) inServerTx() bool {
 	return c.tx == nil && c.pgx != nil && c.pgx.PgConn().TxStatus() != 'I'
 }
 
+// The binding's statements name pg_catalog: an unqualified set_config
+// resolves through search_path, where a function of the same name could
+// shadow it.
 const (
-	setLocalSQL   = "SELECT set_config($1, $2, true)"
-	setSessionSQL = "SELECT set_config($1, $2, false)"
+	setLocalSQL   = "SELECT pg_catalog.set_config($1, $2, true)"
+	setSessionSQL = "SELECT pg_catalog.set_config($1, $2, false)"
 )
 
 func (c *Conn) setConfig(ctx context.Context, sql string, b binding) error {
@@ -168,7 +180,9 @@ func (c *Conn) setConfig(ctx context.Context, sql string, b binding) error {
 	return err
 }
 
-// bindSession makes the server session hold b (ScopeSession).
+// bindSession makes the server session hold b (ScopeSession, general
+// path). It runs as its own exchange, so unless the application opened a
+// transaction with SQL it is committed before the statement runs.
 func (c *Conn) bindSession(ctx context.Context, b binding) error {
 	inTx := c.inServerTx()
 	if c.sess.known && !inTx && c.sess.b == b {
@@ -226,41 +240,14 @@ func (c *Conn) endLocal(commit bool) error {
 	return err
 }
 
-// runMode says how a statement outside a database/sql transaction is bound.
-type runMode int
-
-const (
-	runInTx     runMode = iota // inside a database/sql transaction: already bound
-	runSession                 // ScopeSession
-	runBare                    // ScopeTransaction, statement that must not be wrapped
-	runLocalSet                // ScopeTransaction, inside the user's own BEGIN
-	runWrapped                 // ScopeTransaction, own BEGIN … COMMIT
-)
-
-func (c *Conn) mode(a *sqlcheck.Analysis) runMode {
-	switch {
-	case c.tx != nil:
-		return runInTx
-	case c.cfg.scope == ScopeSession:
-		return runSession
-	case a.Statements == 1 && (a.NoTxBlock || a.TxControl):
-		// VACUUM, CREATE INDEX CONCURRENTLY, … refuse a transaction block;
-		// BEGIN/COMMIT belong to the user. Neither reads tenant rows, and
-		// without a local setting RLS sees no tenant.
-		return runBare
-	case c.inServerTx():
-		return runLocalSet
-	}
-	return runWrapped
-}
-
 // exchange is one statement, in the two ways the driver can send it.
 type exchange[T any] struct {
 	// direct sends the statement alone, through the wrapped connection.
 	direct func(context.Context) (T, error)
-	// piped sends set_config and the statement in one round trip; it is
-	// nil without pgx and may return errNoPipeline.
-	piped func(ctx context.Context, setSQL string, b binding) (T, error)
+	// piped sends the statement with the binding rq describes, through p,
+	// in one round trip; it may return errNoPipeline. The *sent is non-nil
+	// once the request reached the server.
+	piped func(ctx context.Context, p *pipeline, rq request) (T, *sent, error)
 	// wrap ends the per-statement transaction of the general path when
 	// rows are closed (nil for Exec).
 	wrap func(T) T
@@ -269,35 +256,99 @@ type exchange[T any] struct {
 // run executes a statement analysed as a under b.
 func run[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, b binding, x exchange[T]) (T, error) {
 	var zero T
-	pipelinable := x.piped != nil && a.Statements == 1 && !a.NoTxBlock && !a.TxControl
-	mode := c.mode(a)
-	switch mode {
-	case runBare:
-		return x.direct(ctx)
-	case runInTx:
-		res, err := x.direct(ctx)
-		if a.Opaque || a.TxControl {
-			c.sess.known = false
+	// Procedures and DO blocks are pipelined in every exec mode: wrapped
+	// in the general path's BEGIN … COMMIT they could not commit.
+	p := c.pipe
+	if p == nil && a.Opaque {
+		p = c.opaquePipe
+	}
+	pipelinable := p != nil && a.Statements == 1 && !a.NoTxBlock && !a.TxControl && !a.SetTransaction
+	piped := func(rq request) (T, *sent, error) {
+		rq.setting, rq.value = c.cfg.setting, b.value()
+		return x.piped(ctx, p, rq)
+	}
+
+	if t := c.tx; t != nil {
+		if a.TxBoundary {
+			return zero, ErrTxControl
 		}
-		return res, err
-	case runSession:
-		inTx := c.inServerTx()
-		if c.sess.known && !inTx && c.sess.b == b {
+		if t.bound || a.SetTransaction {
+			// SET TRANSACTION must precede every query of the
+			// transaction, the binding included: it runs first, and
+			// the tenant goes with the next statement.
 			res, err := x.direct(ctx)
-			c.afterSessionStatement(a, err)
+			c.afterTxStatement(a)
 			return res, err
 		}
 		if pipelinable {
-			c.sess.known = false
-			res, err := x.piped(ctx, setSessionSQL, b)
+			res, s, err := piped(request{local: true})
 			if err != errNoPipeline {
-				if err == nil {
-					c.sess = sessionState{known: !inTx, b: b}
-				}
-				c.afterSessionStatement(a, err)
+				t.bound = s != nil && (err == nil || isServerError(err))
+				c.afterTxStatement(a)
 				return res, err
 			}
 		}
+		if err := c.setConfig(ctx, setLocalSQL, b); err != nil {
+			return zero, err
+		}
+		t.bound = true
+		res, err := x.direct(ctx)
+		c.afterTxStatement(a)
+		return res, err
+	}
+
+	if a.SetTransaction || c.cfg.scope == ScopeTransaction && a.Statements == 1 && (a.NoTxBlock || a.TxControl) {
+		// VACUUM, CREATE INDEX CONCURRENTLY, … refuse a transaction
+		// block; BEGIN/COMMIT and SET TRANSACTION belong to the user's
+		// own transaction. None reads tenant rows, and in transaction
+		// scope RLS sees no tenant during them.
+		res, err := x.direct(ctx)
+		if c.cfg.scope == ScopeSession {
+			c.afterSessionStatement(a, err)
+		}
+		return res, err
+	}
+
+	session := c.cfg.scope == ScopeSession
+	clear := c.needClear(b)
+	inTx := c.inServerTx()
+	if session && c.sess.known && !inTx && c.sess.b == b && !clear {
+		res, err := x.direct(ctx)
+		c.afterSessionStatement(a, err)
+		return res, err
+	}
+	if pipelinable {
+		// In transaction scope the local set and the statement run as one
+		// implicit transaction (or inside the user's own, until it ends).
+		// Session scope adds the committed session set ahead of them.
+		rq := request{clear: clear, session: session, local: true}
+		if clear {
+			c.objs.dirty = true // until it is known to have happened
+		}
+		if session {
+			c.sess.known = false
+		}
+		res, s, err := piped(rq)
+		if err != errNoPipeline {
+			if s != nil {
+				c.ranFor(b, true)
+				if session && s.segment1Err == nil {
+					c.sess = sessionState{known: !inTx, b: b}
+				}
+			}
+			if session {
+				c.afterSessionStatement(a, err)
+			}
+			return res, err
+		}
+	}
+	if clear {
+		if err := c.clearObjects(ctx); err != nil {
+			return zero, err
+		}
+	}
+	defer c.ranFor(b, true)
+	if session {
 		if err := c.bindSession(ctx, b); err != nil {
 			return zero, err
 		}
@@ -305,16 +356,11 @@ func run[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, b binding, x
 		c.afterSessionStatement(a, err)
 		return res, err
 	}
-	// ScopeTransaction.
-	if pipelinable {
-		// In the user's own transaction the local setting lasts until it
-		// ends; otherwise both run as one implicit transaction.
-		res, err := x.piped(ctx, setLocalSQL, b)
-		if err != errNoPipeline {
-			return res, err
-		}
-	}
-	if mode == runLocalSet {
+
+	// ScopeTransaction, general path.
+	if c.inServerTx() {
+		// The application opened a transaction with SQL: bind inside
+		// it, without a BEGIN/COMMIT of our own that would end it.
 		if err := c.setConfig(ctx, setLocalSQL, b); err != nil {
 			return zero, err
 		}
@@ -337,6 +383,27 @@ func run[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, b binding, x
 	return res, nil
 }
 
+// afterTxStatement notes what a statement inside a database/sql
+// transaction may have changed: opaque code (a procedure, a DO block) can
+// set the tenant setting through dynamic SQL, so the transaction is bound
+// again, locally, with its next statement.
+func (c *Conn) afterTxStatement(a *sqlcheck.Analysis) {
+	if a.Opaque {
+		c.tx.bound = false
+		c.sess.known = false
+	}
+	if a.TxControl {
+		c.sess.known = false
+	}
+}
+
+// isServerError reports whether err came from the server (so the request
+// reached it), rather than from the client or the network.
+func isServerError(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe)
+}
+
 // admit decides, before anything is sent, whether a statement may run and
 // under which tenant.
 func (c *Conn) admit(ctx context.Context, query string) (*sqlcheck.Analysis, binding, error) {
@@ -353,29 +420,26 @@ func (c *Conn) admit(ctx context.Context, query string) (*sqlcheck.Analysis, bin
 
 // execExchange and queryExchange build the two ways to send cl.
 func (c *Conn) execExchange(cl call, direct func(context.Context) (sqldriver.Result, error)) exchange[sqldriver.Result] {
-	x := exchange[sqldriver.Result]{direct: direct}
-	if c.pipe != nil {
-		x.piped = func(ctx context.Context, setSQL string, b binding) (sqldriver.Result, error) {
-			return c.pipe.exec(ctx, setSQL, c.cfg.setting, b.value(), cl)
-		}
+	return exchange[sqldriver.Result]{
+		direct: direct,
+		piped: func(ctx context.Context, p *pipeline, rq request) (sqldriver.Result, *sent, error) {
+			rq.stmt = &cl
+			return p.exec(ctx, rq)
+		},
 	}
-	return x
 }
 
 func (c *Conn) queryExchange(cl call, direct func(context.Context) (sqldriver.Rows, error)) exchange[sqldriver.Rows] {
 	cl.rows = true
-	x := exchange[sqldriver.Rows]{direct: direct, wrap: c.wrapRows}
-	if c.pipe != nil {
-		x.piped = func(ctx context.Context, setSQL string, b binding) (sqldriver.Rows, error) {
-			return c.pipe.query(ctx, setSQL, c.cfg.setting, b.value(), cl, c.forgetSession)
-		}
+	return exchange[sqldriver.Rows]{
+		direct: direct,
+		wrap:   c.wrapRows,
+		piped: func(ctx context.Context, p *pipeline, rq request) (sqldriver.Rows, *sent, error) {
+			rq.stmt = &cl
+			return p.query(ctx, rq)
+		},
 	}
-	return x
 }
-
-// forgetSession is called when a pipelined statement fails after returning
-// rows: its implicit transaction, and any session set in it, rolled back.
-func (c *Conn) forgetSession() { c.sess.known = false }
 
 // ExecContext runs query under the tenant of ctx.
 func (c *Conn) ExecContext(ctx context.Context, query string, args []sqldriver.NamedValue) (sqldriver.Result, error) {
@@ -419,9 +483,21 @@ func (c *Conn) Prepare(query string) (sqldriver.Stmt, error) {
 	return c.PrepareContext(context.Background(), query)
 }
 
+// txState is an open database/sql transaction.
+type txState struct {
+	b binding
+	// bound says the server transaction holds b. In transaction scope
+	// the binding goes with the first statement (after a leading SET
+	// TRANSACTION), so BEGIN is sent as pgx sends it and nothing the
+	// binding runs can precede SET TRANSACTION.
+	bound bool
+}
+
 // BeginTx begins a transaction bound to the tenant of ctx. Every statement
 // of the transaction must carry the same tenant (or none, if begun with
-// none); another is refused with ErrTenantMismatch.
+// none); another is refused with ErrTenantMismatch. Transaction control
+// sent as SQL inside it (COMMIT, ROLLBACK, BEGIN, …) is refused with
+// ErrTxControl.
 func (c *Conn) BeginTx(ctx context.Context, opts sqldriver.TxOptions) (sqldriver.Tx, error) {
 	b, err := c.tenantOf(ctx)
 	if err != nil {
@@ -430,50 +506,52 @@ func (c *Conn) BeginTx(ctx context.Context, opts sqldriver.TxOptions) (sqldriver
 	if c.tx != nil {
 		return nil, errors.New("pgx-tenant: a transaction is already open on this connection")
 	}
+	session := c.cfg.scope == ScopeSession
 	if c.pipe != nil {
-		return c.beginPiped(ctx, opts, b)
+		begin, err := beginSQL(opts)
+		if err != nil {
+			return nil, err
+		}
+		// In session scope a changed tenant is set in a committed
+		// exchange of its own ahead of BEGIN, in the same write: no
+		// rollback can undo it.
+		rq := request{begin: begin, setting: c.cfg.setting, value: b.value(), clear: c.needClear(b)}
+		rq.session = session && (!c.sess.known || c.sess.b != b)
+		if rq.session {
+			c.sess.known = false
+		}
+		if _, err := c.pipe.begin(ctx, rq); err != nil {
+			if rq.clear {
+				c.objs.dirty = true
+			}
+			return nil, err
+		}
+		if rq.session {
+			c.sess = sessionState{known: true, b: b}
+		}
+		c.ranFor(b, true)
+		c.tx = &txState{b: b, bound: session}
+		return &tx{conn: c, inner: pgxTx{conn: c.pgx}}, nil
 	}
-	if c.cfg.scope == ScopeSession {
+	if c.needClear(b) {
+		if err := c.clearObjects(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if session {
 		// Bound before BEGIN so a rollback cannot undo it.
 		if err := c.bindSession(ctx, b); err != nil {
 			return nil, err
 		}
 	}
+	c.ranFor(b, true)
 	itx, err := c.beginner.BeginTx(ctx, opts)
 	if err != nil {
 		c.sess.known = false
 		return nil, err
 	}
-	if c.cfg.scope == ScopeTransaction {
-		if err := c.setConfig(ctx, setLocalSQL, b); err != nil {
-			itx.Rollback()
-			return nil, err
-		}
-	}
-	c.tx = &b
+	c.tx = &txState{b: b, bound: session}
 	return &tx{conn: c, inner: itx}, nil
-}
-
-// beginPiped sends BEGIN together with the tenant's set_config. In session
-// scope the set (only when the tenant changes) is inside the transaction, so
-// a rollback undoes it and the connection forgets what the server holds.
-func (c *Conn) beginPiped(ctx context.Context, opts sqldriver.TxOptions, b binding) (sqldriver.Tx, error) {
-	setSQL, setInside := setLocalSQL, false
-	if c.cfg.scope == ScopeSession {
-		setSQL = ""
-		if !c.sess.known || c.sess.b != b {
-			setSQL, setInside = setSessionSQL, true
-		}
-	}
-	c.sess.known = c.sess.known && !setInside
-	if err := c.pipe.begin(ctx, opts, setSQL, c.cfg.setting, b.value()); err != nil {
-		return nil, err
-	}
-	if setInside {
-		c.sess = sessionState{known: true, b: b}
-	}
-	c.tx = &b
-	return &tx{conn: c, inner: pgxTx{conn: c.pgx}, setInside: setInside}, nil
 }
 
 // Begin is BeginTx with a background context and default options.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	sqldriver "database/sql/driver"
+	"log/slog"
 	"maps"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -19,6 +21,7 @@ type Connector struct {
 	inner    sqldriver.Connector
 	cfg      config
 	analyzer *sqlcheck.Analyzer
+	roleSeen atomic.Bool // the connected role was checked (see checkRole)
 }
 
 var _ sqldriver.Connector = (*Connector)(nil)
@@ -26,8 +29,11 @@ var _ sqldriver.Connector = (*Connector)(nil)
 // NewConnector returns a Connector for config. tenant_* keys in
 // config.RuntimeParams (where pgx.ParseConfig puts the driver's DSN keys) are
 // applied and removed first, then opts. It returns an error for an unknown
-// tenant_* key, an invalid value, or a config that sets the tenant setting
-// itself. config is not modified.
+// tenant_* key, an invalid value, a config that sets the tenant setting
+// itself, or one that sets standard_conforming_strings, client_encoding or
+// backslash_quote to anything but on, UTF8 and safe_encoding (they decide
+// how the server reads SQL text; the driver pins the first two as startup
+// parameters). config is not modified.
 func NewConnector(config pgx.ConnConfig, opts ...Option) (*Connector, error) {
 	cfg := defaultConfig()
 	config.RuntimeParams = maps.Clone(config.RuntimeParams) // the caller's map stays untouched
@@ -43,6 +49,7 @@ func NewConnector(config pgx.ConnConfig, opts ...Option) (*Connector, error) {
 	if err := cfg.validate(config.RuntimeParams); err != nil {
 		return nil, err
 	}
+	pin(config.RuntimeParams)
 	return newConnector(stdlib.GetConnector(config, cfg.stdlib...), cfg), nil
 }
 
@@ -73,8 +80,38 @@ func (c *Connector) Connect(ctx context.Context) (sqldriver.Conn, error) {
 		ic.Close()
 		return nil, err
 	}
+	if conn.pgx != nil && !c.roleSeen.Load() {
+		c.checkRole(ctx, conn.pgx)
+	}
 	return conn, nil
 }
+
+// checkRole warns, once per Connector, when the connected role is not
+// subject to the tables' Row-Level Security: a superuser, a BYPASSRLS role,
+// or the owner (or a member of the owner) of tables whose RLS is enabled but
+// not forced. That is the most common way to deploy RLS that filters
+// nothing. It costs one round trip on the first connection.
+func (c *Connector) checkRole(ctx context.Context, pc *pgx.Conn) {
+	var role string
+	var super, bypass bool
+	var owned int
+	err := pc.QueryRow(ctx, roleCheckSQL, pgx.QueryExecModeExec).Scan(&role, &super, &bypass, &owned)
+	if err != nil {
+		return // checked on a later connection
+	}
+	c.roleSeen.Store(true)
+	if super || bypass || owned > 0 {
+		c.cfg.logger.Warn("pgx-tenant: the connected role is not subject to row-level security; policies will not filter its statements",
+			slog.String("role", role), slog.Bool("superuser", super), slog.Bool("bypassrls", bypass),
+			slog.Int("owned_tables_without_force_rls", owned))
+	}
+}
+
+const roleCheckSQL = `SELECT r.rolname::text, r.rolsuper, r.rolbypassrls,
+	(SELECT count(*)::int FROM pg_catalog.pg_class t
+	 WHERE t.relrowsecurity AND NOT t.relforcerowsecurity AND t.relkind IN ('r', 'p')
+	   AND pg_catalog.pg_has_role(r.oid, t.relowner, 'USAGE'))
+FROM pg_catalog.pg_roles r WHERE r.rolname = current_user`
 
 // Driver returns the pgx-tenant driver.
 func (c *Connector) Driver() sqldriver.Driver { return &Driver{} }

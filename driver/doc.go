@@ -16,7 +16,9 @@
 //	rows, err := db.QueryContext(ctx, "SELECT id, total FROM invoices")
 //
 // Code that uses database/sql — directly or through sqlx, bun, GORM, ent or
-// sqlc — changes only the driver name.
+// sqlc — changes the driver name it opens (sqlx also needs
+// sqlx.BindDriver("pgx-tenant", sqlx.DOLLAR), GORM the DriverName field of
+// its postgres.Config).
 //
 // # Configuration
 //
@@ -25,9 +27,15 @@
 // reaches the server; an unknown tenant_ key or a bad value makes sql.Open
 // fail with an error naming it.
 //
-//	tenant_setting   the setting policies read            default app.tenant_id
-//	tenant_scope     transaction | session                default transaction
-//	tenant_required  true: no tenant in ctx is an error   default false
+//	tenant_setting        the setting policies read                  default app.tenant_id
+//	tenant_scope          transaction | session                      default transaction
+//	tenant_required       true: no tenant in ctx is an error         default false
+//	tenant_clear_objects  true: clear session objects on tenant change  default false
+//
+// The driver pins standard_conforming_strings=on and client_encoding=UTF8
+// as startup parameters (they decide how the server reads SQL text and
+// parameters); a DSN that sets them, or backslash_quote, otherwise is
+// refused.
 //
 // [NewConnector] and [OpenDB] take a [pgx.ConnConfig] and [Option] values for
 // programmatic use; options override DSN keys.
@@ -45,23 +53,30 @@
 // With [ScopeTransaction] (the default), the setting is transaction-local.
 // An autocommit statement is pipelined with set_config(…, true): both are
 // written to the server at once and end in a single Sync, so they run as one
-// implicit transaction and cost one round trip, like the statement alone. An
-// explicit transaction gets the setting in the same round trip as its BEGIN.
+// implicit transaction and cost one round trip, like the statement alone.
 // Nothing outlives the transaction, so a connection never carries a tenant
 // from one request to the next, and the scope is safe behind
 // transaction-pooling PgBouncer. Statements that PostgreSQL refuses inside a
-// transaction block (VACUUM, CREATE INDEX CONCURRENTLY, …) and transaction
-// control sent as SQL (BEGIN, COMMIT, …) run on their own and therefore
-// without a tenant; after a BEGIN sent as SQL, each statement carries its
-// local setting.
+// transaction block (VACUUM, CREATE INDEX CONCURRENTLY, …), transaction
+// control sent as SQL outside a database/sql transaction (BEGIN, COMMIT, …)
+// and SET TRANSACTION run on their own and therefore without a tenant; after
+// a BEGIN sent as SQL, each statement carries its local setting.
 //
-// With [ScopeSession], the setting is set at session level, pipelined with
-// the statement, and only when the connection's bound tenant differs from
-// the statement's; each connection remembers what the server holds. It
-// forgets (and sets again next time) after any error, any DO block or CALL,
-// any transaction control sent as SQL, the rollback of a transaction that
-// changed it, and any setting made inside a transaction the application
-// opened with SQL. Use it only on direct connections.
+// With [ScopeSession], the setting is set at session level only when the
+// connection's bound tenant differs from the statement's; each connection
+// remembers what the server holds. The session-level set travels in the
+// same write as the statement but ends in its own Sync, so it commits on its
+// own and nothing the statement does (a failure, a procedure that issues
+// ROLLBACK) can undo it; a local set goes with the statement as well, so the
+// statement runs under its tenant even if the session set failed. The
+// connection forgets what the server holds (and sets it again next time)
+// after any error, any DO block or CALL, any transaction control sent as SQL,
+// and any setting made inside a transaction the application opened with SQL.
+// Use it only on direct connections.
+//
+// The binding calls pg_catalog.set_config, as an unnamed statement: a
+// function of that name earlier on the search_path cannot intercept it, and
+// no prepared statement of the driver's can be replaced on the server.
 //
 // Pipelined rows come back through the driver's own driver.Rows, which
 // requests pgx stdlib's result formats and yields the same Go values for
@@ -84,23 +99,50 @@
 // has one, fails with [ErrTenantMismatch] before anything is sent, and the
 // transaction stays usable.
 //
+// BeginTx sends BEGIN (in session scope, after the committed session set
+// when the tenant changes). In transaction scope the tenant is bound with the
+// transaction's first statement, in the same round trip, so a leading SET
+// TRANSACTION (isolation level, snapshot) still comes first as PostgreSQL
+// requires. After a DO block or CALL inside the transaction, which may
+// change the setting in code the driver cannot read, the next statement is
+// bound again.
+//
+// Transaction control sent as SQL inside a database/sql transaction (BEGIN,
+// START TRANSACTION, COMMIT, END, ROLLBACK, ABORT, PREPARE TRANSACTION)
+// fails with [ErrTxControl] before anything is sent: ending the transaction
+// behind database/sql's back would run the rest of it outside the transaction
+// the tenant was bound in. SAVEPOINT, RELEASE and ROLLBACK TO are allowed.
+//
+// # Session objects
+//
+// Temporary tables, cursors declared WITH HOLD, LISTEN registrations,
+// session advisory locks and statements prepared with SQL PREPARE live in
+// the server session, so on a pooled connection they outlive the request
+// that made them and meet the next tenant's statements (a temporary table
+// named like a real one even shadows it). With tenant_clear_objects=true
+// ([WithClearObjects]) the driver clears them whenever the connection's
+// tenant changes, in the same write as the binding.
+//
 // # Tamper resistance
 //
 // Every SQL text that could matter is parsed with the PostgreSQL parser
 // (pg_query_go), once: the result is cached by exact text. A statement that
-// would change the tenant setting or the session's identity fails with
-// [ErrTamper] before anything is sent, also when hidden in a
-// multi-statement string or a sub-query. A text in which none of the words
-// that could do so appears (not even inside a string or comment) is not
-// parsed at all, which keeps statements with inlined values cheap; see
-// [ErrInvalidSQL] for what that means for syntax errors. The check sees SQL only:
-// code inside functions and dynamic SQL built at run time is beyond it (see
-// the threat model in the README).
+// would change the tenant setting or the session's identity, change how the
+// server reads SQL text (standard_conforming_strings, client_encoding,
+// backslash_quote), or run, replace or drop the driver's own prepared
+// statements fails with [ErrTamper] before anything is sent, also when
+// hidden in a multi-statement string, a sub-query, or SQL passed as a string
+// to a function that executes it (query_to_xml, ts_stat, dblink, …). A text
+// in which none of the words that could do so appears (not even inside a
+// string or comment) is not parsed at all, which keeps statements with
+// inlined values cheap; see [ErrInvalidSQL] for what that means for syntax
+// errors. The check sees SQL only: code inside functions and dynamic SQL
+// built at run time is beyond it (see the threat model in the README).
 //
 // # Errors
 //
-// [ErrNoTenant], [ErrTenantMismatch], [ErrTamper], [ErrInvalidSQL] and
-// tenant.ErrInvalidID are returned before anything is sent; match them with
+// [ErrNoTenant], [ErrTenantMismatch], [ErrTxControl], [ErrTamper],
+// [ErrInvalidSQL] and tenant.ErrInvalidID are returned before anything is sent; match them with
 // errors.Is. None of them is driver.ErrBadConn, so database/sql never retries
 // them on another connection. Server errors stay reachable as
 // *pgconn.PgError; a Row-Level-Security refusal has SQLSTATE 42501.
@@ -109,5 +151,11 @@
 //
 // Inside sql.Conn.Raw the driver connection is a *[Conn], and
 // [Conn.PgxConn] returns the underlying *pgx.Conn. Statements sent through
-// it are not scoped by the driver at all.
+// it are not scoped or checked by the driver at all.
+//
+// # Role check
+//
+// On its first connection a Connector checks whether the connected role is
+// subject to Row-Level Security and logs a warning (see [WithLogger]) if it
+// is a superuser, has BYPASSRLS, or owns tables whose RLS is not forced.
 package driver

@@ -23,9 +23,23 @@ var (
 	// ErrTamper is returned for SQL that would change the tenant setting or
 	// the session's identity: set_config or SET/RESET of the tenant setting,
 	// RESET ALL, DISCARD, SET ROLE, SET SESSION AUTHORIZATION, an UPDATE of
-	// pg_settings, or a DO block or function body that mentions them. The
-	// error names the construct, never the statement's data.
+	// pg_settings, or a DO block or function body that mentions them; that
+	// would change how the server reads SQL text (standard_conforming_strings,
+	// client_encoding, backslash_quote); that would run, replace or drop the
+	// driver's prepared statements (PREPARE, EXECUTE, DEALLOCATE of a name
+	// starting with pgxtenant_, DEALLOCATE ALL); or any of these inside SQL
+	// passed as a string to a function that executes it (query_to_xml,
+	// ts_stat, dblink, …), or such SQL that is not a constant. The error names
+	// the construct, never the statement's data.
 	ErrTamper = errors.New("pgx-tenant: statement would change the tenant setting or session identity")
+
+	// ErrTxControl is returned for transaction control sent as SQL inside a
+	// database/sql transaction: BEGIN, START TRANSACTION, COMMIT, END,
+	// ROLLBACK, ABORT or PREPARE TRANSACTION (SAVEPOINT, RELEASE and
+	// ROLLBACK TO are allowed). Ending the transaction behind database/sql's
+	// back would run the rest of it outside the transaction the tenant was
+	// bound in; use Tx.Commit and Tx.Rollback. The transaction stays usable.
+	ErrTxControl = errors.New("pgx-tenant: transaction control sent as SQL inside a database/sql transaction; use Tx.Commit or Tx.Rollback")
 
 	// ErrInvalidSQL is wrapped by the error returned for SQL the driver has
 	// to inspect but the PostgreSQL parser rejects; such SQL is never sent.

@@ -156,8 +156,8 @@ func wantLog(t *testing.T, log *[]string, want ...string) {
 }
 
 const (
-	setLocalAcme = "exec SELECT set_config($1, $2, true) [app.tenant_id acme]"
-	setLocalNone = "exec SELECT set_config($1, $2, true) [app.tenant_id ]"
+	setLocalAcme = "exec SELECT pg_catalog.set_config($1, $2, true) [app.tenant_id acme]"
+	setLocalNone = "exec SELECT pg_catalog.set_config($1, $2, true) [app.tenant_id ]"
 )
 
 func TestTransactionScopeCalls(t *testing.T) {
@@ -247,7 +247,9 @@ func TestSessionScopeCalls(t *testing.T) {
 	var log []string
 	f := &fakeConnector{log: &log}
 	db := fakeDB(t, f, WithScope(ScopeSession))
-	set := func(id string) string { return "exec SELECT set_config($1, $2, false) [app.tenant_id " + id + "]" }
+	set := func(id string) string {
+		return "exec SELECT pg_catalog.set_config($1, $2, false) [app.tenant_id " + id + "]"
+	}
 
 	db.ExecContext(acme(), "SELECT 1")
 	db.ExecContext(acme(), "SELECT 2")
@@ -351,12 +353,18 @@ func TestRefusalsSendNothing(t *testing.T) {
 	if _, err := tx.ExecContext(initech(), "SELECT 1"); !errors.Is(err, ErrTenantMismatch) {
 		t.Fatalf("mismatch: err = %v", err)
 	}
+	for _, sql := range []string{"COMMIT", "ROLLBACK", "END", "SELECT 1; COMMIT"} {
+		if _, err := tx.ExecContext(acme(), sql); !errors.Is(err, ErrTxControl) {
+			t.Fatalf("%q in a Tx: err = %v, want ErrTxControl", sql, err)
+		}
+	}
 	wantLog(t, &log)
+	// The transaction is bound with its first statement.
 	if _, err := tx.ExecContext(acme(), "SELECT 1"); err != nil {
 		t.Fatal(err)
 	}
 	tx.Commit()
-	wantLog(t, &log, "exec SELECT 1", "commit")
+	wantLog(t, &log, "exec SELECT pg_catalog.set_config($1, $2, true) [app.tenant_id acme]", "exec SELECT 1", "commit")
 }
 
 func TestResetSession(t *testing.T) {
@@ -411,6 +419,7 @@ func TestOptionalInterfacesMatchStdlib(t *testing.T) {
 		{reflect.TypeFor[*Conn](), reflect.TypeFor[*stdlib.Conn]()},
 		{reflect.TypeFor[*stmt](), reflect.TypeFor[*stdlib.Stmt]()},
 		{reflect.TypeFor[*txRows](), reflect.TypeFor[*stdlib.Rows]()},
+		{reflect.TypeFor[*pipeRows](), reflect.TypeFor[*stdlib.Rows]()},
 	}
 	for _, p := range pairs {
 		for name, it := range ifaces {
@@ -439,7 +448,7 @@ func TestGenericPathSQL(t *testing.T) {
 	defer db.Close()
 
 	mock.ExpectExec("BEGIN").WillReturnResult(sqlmock.NewResult(0, 0))
-	mock.ExpectExec("SELECT set_config($1, $2, true)").WithArgs("myapp.org_id", "acme' OR '1'='1").WillReturnResult(sqlmock.NewResult(0, 1))
+	mock.ExpectExec("SELECT pg_catalog.set_config($1, $2, true)").WithArgs("myapp.org_id", "acme' OR '1'='1").WillReturnResult(sqlmock.NewResult(0, 1))
 	mock.ExpectExec("DELETE FROM items WHERE id = $1").WithArgs(42).WillReturnResult(sqlmock.NewResult(0, 1))
 	mock.ExpectExec("COMMIT").WillReturnResult(sqlmock.NewResult(0, 0))
 

@@ -105,8 +105,8 @@ func openAdmin(t testing.TB, d *pgtest.Database) *sql.DB {
 var scopes = []string{"transaction", "session"}
 
 // testConfig is one way to run the driver: a scope and a pgx exec mode.
-// cache_statement (pgx's default) and exec (for PgBouncer) take the
-// pipelined path; simple_protocol takes the general one.
+// cache_statement (pgx's default), cache_describe and exec (for PgBouncer)
+// take the pipelined path; describe_exec and simple_protocol the general one.
 type testConfig struct{ scope, mode string }
 
 func (c testConfig) keys(extra ...string) []string {
@@ -116,7 +116,7 @@ func (c testConfig) keys(extra ...string) []string {
 // forEachConfig runs body under every scope × exec mode.
 func forEachConfig(t *testing.T, body func(t *testing.T, cfg testConfig)) {
 	for _, scope := range scopes {
-		for _, mode := range []string{"cache_statement", "exec", "simple_protocol"} {
+		for _, mode := range execModes {
 			c := testConfig{scope, mode}
 			t.Run(scope+"/"+mode, func(t *testing.T) { body(t, c) })
 		}

@@ -2,6 +2,7 @@ package driver
 
 import (
 	"fmt"
+	"log/slog"
 	"regexp"
 	"sort"
 	"strconv"
@@ -70,16 +71,33 @@ func WithStdlibOptions(opts ...stdlib.OptionOpenDB) Option {
 // the parse result of (default 4096). Texts over 64 KiB are never cached.
 func WithStatementCacheSize(n int) Option { return func(c *config) { c.cacheSize = n } }
 
+// WithClearObjects makes the driver clear a connection's session objects
+// (temporary tables, cursors, LISTEN registrations, session advisory locks,
+// SQL-prepared statements) whenever the connection's tenant changes, so one
+// tenant's leftovers never meet the next tenant's statements (default
+// false: they survive on the pooled connection). The clearing travels in the
+// same write as the binding; it costs server work on each tenant change.
+func WithClearObjects(clear bool) Option { return func(c *config) { c.clearObjects = clear } }
+
+// WithLogger sets where the driver logs (default slog.Default(); nil logs
+// nothing). Today it
+// logs one warning per Connector when the connected role bypasses
+// row-level security (superuser, BYPASSRLS, or owner of tables whose RLS is
+// not forced).
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
 type config struct {
-	setting   string
-	scope     Scope
-	required  bool
-	cacheSize int
-	stdlib    []stdlib.OptionOpenDB
+	logger       *slog.Logger
+	setting      string
+	scope        Scope
+	required     bool
+	clearObjects bool
+	cacheSize    int
+	stdlib       []stdlib.OptionOpenDB
 }
 
 func defaultConfig() config {
-	return config{setting: DefaultSetting, scope: ScopeTransaction, cacheSize: 4096}
+	return config{setting: DefaultSetting, scope: ScopeTransaction, cacheSize: 4096, logger: slog.Default()}
 }
 
 // dsnPrefix marks the driver's own keys in a DSN.
@@ -99,6 +117,14 @@ var dsnKeys = map[string]func(*config, string) error{
 		default:
 			return fmt.Errorf("must be transaction or session, not %q", v)
 		}
+		return nil
+	},
+	"tenant_clear_objects": func(c *config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("must be true or false, not %q", v)
+		}
+		c.clearObjects = b
 		return nil
 	},
 	"tenant_required": func(c *config, v string) error {
@@ -140,6 +166,42 @@ func (c *config) takeDSNKeys(params map[string]string) error {
 	return nil
 }
 
+// pinnedParams are sent as startup parameters on every connection. A
+// startup parameter overrides ALTER ROLE / ALTER DATABASE defaults, and SQL
+// that would change them later is refused as tampering: with
+// standard_conforming_strings off the server reads backslashes in string
+// literals differently from the parser (a statement can hide inside what
+// the parser takes for a string), and another client_encoding re-decodes
+// the bytes of every text parameter, tenant IDs included.
+var pinnedParams = map[string]string{
+	"standard_conforming_strings": "on",
+	"client_encoding":             "UTF8",
+}
+
+// textParams are the startup parameters a config may only set to these
+// values. backslash_quote is not pinned (PgBouncer refuses it as a startup
+// parameter, and with UTF8 and standard_conforming_strings on its values
+// only decide whether the server accepts a backslash-escaped quote in an
+// escape string — a syntax error if not, never a second statement), but a
+// config may not ask for another value.
+var textParams = map[string]string{
+	"standard_conforming_strings": "on",
+	"client_encoding":             "UTF8",
+	"backslash_quote":             "safe_encoding",
+}
+
+// pin writes pinnedParams into the startup parameters.
+func pin(params map[string]string) {
+	for k := range params {
+		if _, ok := pinnedParams[strings.ToLower(k)]; ok {
+			delete(params, k)
+		}
+	}
+	for k, v := range pinnedParams {
+		params[k] = v
+	}
+}
+
 var gucName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)+$`)
 
 func (c *config) validate(params map[string]string) error {
@@ -150,12 +212,21 @@ func (c *config) validate(params map[string]string) error {
 	if c.scope != ScopeTransaction && c.scope != ScopeSession {
 		return fmt.Errorf("pgx-tenant: unknown scope %v", c.scope)
 	}
+	if c.logger == nil {
+		c.logger = slog.New(slog.DiscardHandler)
+	}
 	if c.cacheSize <= 0 {
 		return fmt.Errorf("pgx-tenant: statement cache size must be positive, not %d", c.cacheSize)
 	}
 	// The driver owns the tenant setting: a startup parameter would give
-	// every connection a tenant before any context said so.
+	// every connection a tenant before any context said so. It also pins
+	// the settings that decide how the server reads SQL text and
+	// parameters (pinnedParams), so that the parser the checks rely on
+	// and the server always read the same statements.
 	for k, v := range params {
+		if want, ok := textParams[strings.ToLower(k)]; ok && !strings.EqualFold(v, want) {
+			return fmt.Errorf("pgx-tenant: the connection config sets %s=%s; the driver requires %s (it decides how the server reads SQL text)", k, v, want)
+		}
 		if strings.EqualFold(k, c.setting) {
 			return fmt.Errorf("pgx-tenant: the connection config sets %s; the driver owns that setting", c.setting)
 		}

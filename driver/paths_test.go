@@ -507,9 +507,9 @@ func TestServerForgetsPreparedStatements(t *testing.T) {
 	})
 }
 
-// TestProcedureThatCommits pins down the README's statement about CALL: in
-// transaction scope the tenant ends with the procedure's first COMMIT, so
-// what follows fails closed; session scope keeps the tenant.
+// TestProcedureThatCommits pins down the README's statement about CALL, in
+// every exec mode: in transaction scope the tenant ends with the procedure's
+// first COMMIT, so what follows fails closed; session scope keeps the tenant.
 func TestProcedureThatCommits(t *testing.T) {
 	d := schema(t)
 	err := d.ExecOwner(context.Background(),
@@ -524,14 +524,15 @@ func TestProcedureThatCommits(t *testing.T) {
 		t.Fatal(err)
 	}
 	admin := openAdmin(t, d)
-	for _, scope := range scopes {
-		db := openApp(t, d, "tenant_scope="+scope)
-		_, err := db.ExecContext(ctxFor(6), "CALL log_twice($1)", scope)
+	forEachConfig(t, func(t *testing.T, cfg testConfig) {
+		db := openApp(t, d, cfg.keys()...)
+		note := cfg.scope + "/" + cfg.mode
+		_, err := db.ExecContext(ctxFor(6), "CALL log_twice($1)", note)
 		var n int
-		if err := admin.QueryRow(`SELECT count(*) FROM events WHERE tenant_id = 't06' AND note = $1`, scope).Scan(&n); err != nil {
+		if err := admin.QueryRow(`SELECT count(*) FROM events WHERE tenant_id = 't06' AND note = $1`, note).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		switch scope {
+		switch cfg.scope {
 		case "transaction":
 			if !isRLSViolation(err) || n != 1 {
 				t.Errorf("transaction scope: err = %v, %d rows; want an RLS refusal after the COMMIT, 1 row", err, n)
@@ -541,7 +542,7 @@ func TestProcedureThatCommits(t *testing.T) {
 				t.Errorf("session scope: err = %v, %d rows; want both inserts", err, n)
 			}
 		}
-	}
+	})
 }
 
 // TestBeginTxOptions checks that isolation level and read-only reach the

@@ -14,6 +14,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/pgx-tenant/pgx-tenant/internal/sqlcheck"
 )
 
 // errNoPipeline says a statement must take the general path (separate round
@@ -31,16 +33,20 @@ type pipeline struct {
 	eqb  pgx.ExtendedQueryBuilder
 
 	stmts   *stmtCache // per connection; nil in exec mode
-	set     map[string]*pgconn.StatementDescription
-	pending []string // names of prepared statements to deallocate
+	pending []string   // names of prepared statements to deallocate
 }
 
 // newPipeline returns nil when the connection's exec mode cannot be
 // reproduced: simple protocol (no extended protocol at all) and
 // describe_exec (a describe round trip per statement anyway).
 func newPipeline(c *pgx.Conn) *pipeline {
+	return newPipelineMode(c, c.Config().DefaultQueryExecMode)
+}
+
+// newPipelineMode returns a pipeline that reproduces exec mode mode.
+func newPipelineMode(c *pgx.Conn, mode pgx.QueryExecMode) *pipeline {
 	cfg := c.Config()
-	p := &pipeline{pgx: c, mode: cfg.DefaultQueryExecMode, set: map[string]*pgconn.StatementDescription{}}
+	p := &pipeline{pgx: c, mode: mode}
 	switch p.mode {
 	case pgx.QueryExecModeCacheStatement:
 		if cfg.StatementCacheCapacity <= 0 {
@@ -123,7 +129,10 @@ func (p *pipeline) describe(ctx context.Context, cl call, query string) (*pgconn
 	var sd *pgconn.StatementDescription
 	var err error
 	if p.mode == pgx.QueryExecModeCacheStatement {
-		sd, err = p.pgx.Prepare(ctx, statementName(query), query)
+		// Prepared below pgx, so that pgx's lookup of query texts among
+		// prepared statement names (it runs a text equal to a name as
+		// that statement) cannot reach it from SQL.
+		sd, err = p.pgx.PgConn().Prepare(ctx, statementName(query), query, nil)
 	} else {
 		sd, err = p.pgx.PgConn().Prepare(ctx, "", query, nil)
 	}
@@ -166,123 +175,275 @@ func (p *pipeline) forget(query string, err error) {
 		// text; deallocating a name that does not exist is harmless.
 		p.pending = append(p.pending, query)
 	}
-	// The set_config statements may be the ones that vanished.
-	for setSQL, sd := range p.set {
-		p.pending = append(p.pending, sd.Name)
-		delete(p.set, setSQL)
-	}
 }
 
 func statementName(query string) string {
 	sum := sha256.Sum256([]byte(query))
-	return "pgxtenant_" + hex.EncodeToString(sum[:16])
+	return sqlcheck.StatementPrefix + hex.EncodeToString(sum[:16])
 }
 
-// appendSet queues set_config(setting, value, local) on batch.
-func (p *pipeline) appendSet(ctx context.Context, batch *pgconn.Batch, setSQL, setting, value string) error {
-	params := [][]byte{[]byte(setting), []byte(value)}
-	if p.mode != pgx.QueryExecModeCacheStatement {
-		batch.ExecParams(setSQL, params, []uint32{pgtype.TextOID, pgtype.TextOID}, nil, nil)
-		return nil
+// request is one pipelined write. It holds up to two segments, each ending
+// in its own Sync, and costs one round trip:
+//
+//	segment 1:  [clear session objects] [set_config(name, value, false)]        Sync
+//	segment 2:  [BEGIN] [set_config(name, value, true)] [statement]             Sync
+//
+// Segment 1 commits on its own, so nothing the statement does (a ROLLBACK in
+// a procedure, a failure) can undo a session-level binding or the clearing.
+// The server runs segment 2 even when segment 1 fails, which is why a
+// session binding always travels with a local one in segment 2: the
+// statement never runs under a previous tenant.
+type request struct {
+	setting, value string
+	clear          bool   // segment 1: clearSQL
+	session        bool   // segment 1: session-level set
+	begin          string // BEGIN … opening segment 2 (BeginTx)
+	local          bool   // transaction-local set before the statement
+	stmt           *call  // nil: no statement (BeginTx)
+}
+
+// sent is a pipelined request whose results are being read.
+type sent struct {
+	pl    *pgconn.Pipeline
+	rr    *pgconn.ResultReader // the statement's result (nil without a statement)
+	query string               // as sent (after NamedArgs rewriting)
+	// segment1Err is segment 1's failure. The statement still ran, under
+	// the local binding, but the session may not hold the tenant and the
+	// previous tenant's session objects may still exist.
+	segment1Err error
+}
+
+// end reads what is left of the pipeline and releases the connection. It
+// returns the first error the server reported after the statement's result
+// (a failed implicit commit, say).
+func (s *sent) end() error { return s.pl.Close() }
+
+// sendSet queues set_config(setting, value, local). It is always sent as an
+// unnamed statement: a named one could be deallocated and prepared again as
+// something else by code running on the server (plpgsql may EXECUTE
+// 'PREPARE …'), and the driver would keep trusting it.
+func sendSet(pl *pgconn.Pipeline, local bool, setting, value string) {
+	sql := setSessionSQL
+	if local {
+		sql = setLocalSQL
 	}
-	sd := p.set[setSQL]
-	if sd == nil {
-		var err error
-		name := "pgxtenant_set_local"
-		if setSQL == setSessionSQL {
-			name = "pgxtenant_set_session"
-		}
-		if sd, err = p.pgx.Prepare(ctx, name, setSQL); err != nil {
-			return err
-		}
-		p.set[setSQL] = sd
+	pl.SendQueryParams(sql, [][]byte{[]byte(setting), []byte(value)}, []uint32{pgtype.TextOID, pgtype.TextOID}, nil, nil)
+}
+
+// errSetMismatch reports a set_config that answered another value than the
+// one it was given: something on the server is not what the driver expects,
+// so the statement's results are not trusted.
+var errSetMismatch = errors.New("pgx-tenant: set_config did not confirm the tenant; statement not trusted")
+
+// readSet reads a set_config result and checks that it answered value.
+func readSet(pl *pgconn.Pipeline, value string) error {
+	res, err := pl.GetResults()
+	if err != nil {
+		return err
 	}
-	batch.ExecStatement(sd, params, nil, nil)
+	rr, ok := res.(*pgconn.ResultReader)
+	if !ok {
+		return errors.New("pgx-tenant: unexpected pipeline result for set_config")
+	}
+	got, rows := "", 0
+	for rr.NextRow() {
+		if v := rr.Values(); len(v) == 1 {
+			got = string(v[0])
+		}
+		rows++
+	}
+	if _, err := rr.Close(); err != nil {
+		return err
+	}
+	if rows != 1 || got != value {
+		return errSetMismatch
+	}
 	return nil
 }
 
-// sent is a pipelined statement whose results are being read.
-type sent struct {
-	mrr   *pgconn.MultiResultReader
-	rr    *pgconn.ResultReader // the statement's result
-	query string               // as sent (after NamedArgs rewriting)
+// skip reads one result that carries nothing the caller needs.
+func skip(pl *pgconn.Pipeline) error {
+	res, err := pl.GetResults()
+	if err != nil {
+		return err
+	}
+	if rr, ok := res.(*pgconn.ResultReader); ok {
+		_, err = rr.Close()
+	}
+	return err
 }
 
-// send queues set_config and the statement and writes them in one batch.
-// It returns the reader positioned on the statement's result.
-func (p *pipeline) send(ctx context.Context, setSQL, setting, value string, cl call) (sent, error) {
+// send writes rq in one go and reads up to the statement's result.
+func (p *pipeline) send(ctx context.Context, rq request) (*sent, error) {
 	if p.pgx.IsClosed() {
-		return sent{}, sqldriver.ErrBadConn
+		return nil, sqldriver.ErrBadConn
 	}
 	if err := p.flushDeallocations(ctx); err != nil {
-		return sent{}, err
+		return nil, err
 	}
-	query, args, err := p.arguments(ctx, cl.query, cl.args)
+	// Everything that may need a round trip of its own (first use of a
+	// statement) happens before the pipeline starts.
+	var (
+		query string
+		args  []any
+		sd    *pgconn.StatementDescription
+		err   error
+	)
+	if rq.stmt != nil {
+		if query, args, err = p.arguments(ctx, rq.stmt.query, rq.stmt.args); err != nil {
+			return nil, err
+		}
+		if rq.stmt.rows || len(args) > 0 || rq.stmt.prepared {
+			if sd, err = p.describe(ctx, *rq.stmt, query); err != nil {
+				return nil, p.fail(query, err)
+			}
+		}
+	}
+
+	var st stmtMessage
+	if rq.stmt != nil {
+		// Encode before the pipeline starts: a pipeline closed with
+		// requests queued but not sent takes the connection with it.
+		if st, err = p.encode(sd, query, args, rq.stmt); err != nil {
+			return nil, err
+		}
+	}
+
+	pl := p.pgx.PgConn().StartPipeline(ctx)
+	if rq.clear || rq.session {
+		if rq.clear {
+			for _, sql := range clearSQL {
+				pl.SendQueryParams(sql, nil, nil, nil, nil)
+			}
+		}
+		if rq.session {
+			sendSet(pl, false, rq.setting, rq.value)
+		}
+		pl.SendPipelineSync()
+	}
+	if rq.begin != "" {
+		pl.SendQueryParams(rq.begin, nil, nil, nil, nil)
+	}
+	if rq.local {
+		sendSet(pl, true, rq.setting, rq.value)
+	}
+	if rq.stmt != nil {
+		st.send(pl)
+	}
+	if err := pl.Sync(); err != nil {
+		pl.Close()
+		return nil, p.fail(query, err)
+	}
+
+	s := &sent{pl: pl, query: query}
+	abort := func(err error) (*sent, error) {
+		pl.Close()
+		return nil, p.fail(query, err)
+	}
+	if rq.clear || rq.session {
+		var err error
+		if rq.clear {
+			for range clearSQL {
+				if err = skip(pl); err != nil {
+					break
+				}
+			}
+		}
+		if err == nil && rq.session {
+			err = readSet(pl, rq.value)
+		}
+		if err != nil && (rq.clear || !isServerError(err) && err != errSetMismatch) {
+			// The connection is gone, or the previous tenant's objects
+			// may still be there: the statement's results are not
+			// returned.
+			return abort(err)
+		}
+		s.segment1Err = err
+		// Segment 1's Sync; after an error the server skipped to it.
+		if res, err := pl.GetResults(); err != nil || res == nil {
+			if err == nil {
+				err = errors.New("pgx-tenant: pipeline ended early")
+			}
+			return abort(err)
+		}
+	}
+	if rq.begin != "" {
+		if err := skip(pl); err != nil {
+			return abort(err)
+		}
+	}
+	if rq.local {
+		if err := readSet(pl, rq.value); err != nil {
+			return abort(err)
+		}
+	}
+	if rq.stmt == nil {
+		return s, nil
+	}
+	res, err := pl.GetResults()
 	if err != nil {
-		return sent{}, err
+		return abort(err)
 	}
-	var batch pgconn.Batch
-	if err := p.appendSet(ctx, &batch, setSQL, setting, value); err != nil {
-		return sent{}, err
+	rr, ok := res.(*pgconn.ResultReader)
+	if !ok {
+		return abort(errors.New("pgx-tenant: no result for statement"))
 	}
-	if !cl.rows && len(args) == 0 && !cl.prepared {
-		// pgx runs argument-less Execs unprepared; so does the pipeline.
-		batch.ExecParams(query, nil, nil, nil, nil)
-	} else {
-		sd, err := p.describe(ctx, cl, query)
-		if err != nil {
-			return sent{}, err
-		}
-		if err := p.queue(&batch, sd, query, args, cl.rows); err != nil {
-			return sent{}, err
-		}
-	}
-	mrr := p.pgx.PgConn().ExecBatch(ctx, &batch)
-	if !mrr.NextResult() { // set_config's result
-		return sent{}, p.fail(query, mrr.Close())
-	}
-	if _, err := mrr.ResultReader().Close(); err != nil {
-		mrr.Close()
-		return sent{}, p.fail(query, err)
-	}
-	if !mrr.NextResult() {
-		err := mrr.Close()
-		if err == nil {
-			err = errors.New("pgx-tenant: no result for statement")
-		}
-		return sent{}, p.fail(query, err)
-	}
-	return sent{mrr: mrr, rr: mrr.ResultReader(), query: query}, nil
+	s.rr = rr
+	return s, nil
 }
 
-func (p *pipeline) queue(batch *pgconn.Batch, sd *pgconn.StatementDescription, query string, args []any, rows bool) error {
+// stmtMessage is the statement's part of a pipelined request, encoded.
+type stmtMessage struct {
+	sd            *pgconn.StatementDescription // nil: sent unnamed with query
+	query         string
+	oids          []uint32
+	values        [][]byte
+	formats       []int16
+	resultFormats []int16
+}
+
+func (m stmtMessage) send(pl *pgconn.Pipeline) {
+	if m.sd != nil {
+		pl.SendQueryStatement(m.sd, m.values, m.formats, m.resultFormats)
+		return
+	}
+	pl.SendQueryParams(m.query, m.values, m.oids, m.formats, m.resultFormats)
+}
+
+// encode turns the statement's arguments into protocol values as pgx would
+// for the connection's exec mode.
+func (p *pipeline) encode(sd *pgconn.StatementDescription, query string, args []any, cl *call) (stmtMessage, error) {
+	if sd == nil && !cl.rows && len(args) == 0 {
+		// pgx runs argument-less Execs unprepared; so does the pipeline.
+		return stmtMessage{query: query}, nil
+	}
 	m := p.pgx.TypeMap()
 	if sd == nil { // exec mode: no description, text parameters, text results
 		if err := p.eqb.Build(m, nil, args); err != nil {
-			return err
+			return stmtMessage{}, err
 		}
-		batch.ExecParams(query, p.eqb.ParamValues, nil, p.eqb.ParamFormats, nil)
-		return nil
+		return stmtMessage{query: query, values: p.eqb.ParamValues, formats: p.eqb.ParamFormats}, nil
 	}
 	if len(sd.ParamOIDs) != len(args) {
-		return fmt.Errorf("expected %d arguments, got %d", len(sd.ParamOIDs), len(args))
+		return stmtMessage{}, fmt.Errorf("expected %d arguments, got %d", len(sd.ParamOIDs), len(args))
 	}
 	if err := p.eqb.Build(m, sd, args); err != nil {
-		return err
+		return stmtMessage{}, err
 	}
 	formats := p.eqb.ResultFormats
-	if rows {
+	if cl.rows {
 		formats = make([]int16, len(sd.Fields))
 		for i, f := range sd.Fields {
 			formats[i] = stdlibResultFormats[f.DataTypeOID]
 		}
 	}
+	msg := stmtMessage{query: query, values: p.eqb.ParamValues, formats: p.eqb.ParamFormats, resultFormats: formats}
 	if p.mode == pgx.QueryExecModeCacheDescribe && sd.Name == "" {
-		batch.ExecParams(query, p.eqb.ParamValues, sd.ParamOIDs, p.eqb.ParamFormats, formats)
+		msg.oids = sd.ParamOIDs
 	} else {
-		batch.ExecStatement(sd, p.eqb.ParamValues, p.eqb.ParamFormats, formats)
+		msg.sd = sd
 	}
-	return nil
+	return msg, nil
 }
 
 // fail maps errors as pgx stdlib does: a network error before anything was
@@ -298,67 +459,55 @@ func (p *pipeline) fail(query string, err error) error {
 	return err
 }
 
-// exec runs cl after set_config in one round trip.
-func (p *pipeline) exec(ctx context.Context, setSQL, setting, value string, cl call) (sqldriver.Result, error) {
-	s, err := p.send(ctx, setSQL, setting, value, cl)
+// exec sends rq and returns the statement's result.
+func (p *pipeline) exec(ctx context.Context, rq request) (sqldriver.Result, *sent, error) {
+	s, err := p.send(ctx, rq)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tag, err := s.rr.Close()
-	if cerr := s.mrr.Close(); err == nil {
+	if cerr := s.end(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return nil, p.fail(s.query, err)
+		return nil, s, p.fail(s.query, err)
 	}
-	return sqldriver.RowsAffected(tag.RowsAffected()), nil
+	return sqldriver.RowsAffected(tag.RowsAffected()), s, nil
 }
 
-// query runs cl after set_config in one round trip and returns its rows,
-// with the first row read already (as pgx stdlib does, so errors surface
-// from QueryContext).
-func (p *pipeline) query(ctx context.Context, setSQL, setting, value string, cl call, onErr func()) (sqldriver.Rows, error) {
-	s, err := p.send(ctx, setSQL, setting, value, cl)
+// query sends rq and returns the statement's rows, with the first row read
+// already (as pgx stdlib does, so errors surface from QueryContext).
+func (p *pipeline) query(ctx context.Context, rq request) (sqldriver.Rows, *sent, error) {
+	s, err := p.send(ctx, rq)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	r := newPipeRows(p.pgx.TypeMap(), s.mrr, s.rr, onErr)
+	r := newPipeRows(p.pgx.TypeMap(), s)
 	if err := r.preload(); err != nil {
-		return nil, p.fail(s.query, err)
+		return nil, s, p.fail(s.query, err)
 	}
-	return r, nil
+	return r, s, nil
 }
 
-// begin sends BEGIN and, unless setSQL is empty, set_config in one round
-// trip.
-func (p *pipeline) begin(ctx context.Context, opts sqldriver.TxOptions, setSQL, setting, value string) error {
-	if p.pgx.IsClosed() {
-		return sqldriver.ErrBadConn
-	}
-	if err := p.flushDeallocations(ctx); err != nil {
-		return err
-	}
-	begin, err := beginSQL(opts)
-	if err != nil {
-		return err
-	}
-	var batch pgconn.Batch
-	batch.ExecParams(begin, nil, nil, nil, nil)
-	if setSQL != "" {
-		if err := p.appendSet(ctx, &batch, setSQL, setting, value); err != nil {
-			return err
+// begin sends rq (BEGIN, and the committed segment 1 before it if any)
+// and reads its results. On error no transaction is left open.
+func (p *pipeline) begin(ctx context.Context, rq request) (*sent, error) {
+	s, err := p.send(ctx, rq)
+	if err == nil {
+		err = s.end()
+		if err == nil {
+			err = s.segment1Err
 		}
 	}
-	_, err = p.pgx.PgConn().ExecBatch(ctx, &batch).ReadAll()
 	if err != nil {
 		if p.pgx.PgConn().TxStatus() != 'I' {
 			rctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
-			p.pgx.Exec(rctx, "ROLLBACK")
+			p.pgx.PgConn().Exec(rctx, "ROLLBACK").ReadAll()
 			cancel()
 		}
-		return p.fail("", err)
+		return nil, p.fail("", err)
 	}
-	return nil
+	return s, nil
 }
 
 // beginSQL renders database/sql transaction options as pgx stdlib does.
@@ -383,14 +532,16 @@ func beginSQL(opts sqldriver.TxOptions) (string, error) {
 	return s, nil
 }
 
-// pgxTx ends a transaction begun by the pipeline.
+// pgxTx ends a transaction begun by the pipeline. It talks to pgconn
+// directly: pgx.Conn.Exec would first look "COMMIT" up among prepared
+// statement names.
 type pgxTx struct{ conn *pgx.Conn }
 
 func (t pgxTx) Commit() error {
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
-	tag, err := t.conn.Exec(ctx, "COMMIT")
-	if err == nil && tag.String() == "ROLLBACK" {
+	res, err := t.conn.PgConn().Exec(ctx, "COMMIT").ReadAll()
+	if err == nil && len(res) == 1 && res[0].CommandTag.String() == "ROLLBACK" {
 		return pgx.ErrTxCommitRollback
 	}
 	return err
@@ -399,7 +550,7 @@ func (t pgxTx) Commit() error {
 func (t pgxTx) Rollback() error {
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
-	_, err := t.conn.Exec(ctx, "ROLLBACK")
+	_, err := t.conn.PgConn().Exec(ctx, "ROLLBACK").ReadAll()
 	return err
 }
 

@@ -21,9 +21,8 @@ import (
 // the values by the conformance test).
 type pipeRows struct {
 	m      *pgtype.Map
-	mrr    *pgconn.MultiResultReader
+	s      *sent
 	rr     *pgconn.ResultReader
-	onErr  func()
 	fields []pgconn.FieldDescription // copied: pgconn reuses its slice
 	conv   []func([]byte) (sqldriver.Value, error)
 	names  []string
@@ -40,8 +39,9 @@ var (
 	_ sqldriver.RowsColumnTypeScanType         = (*pipeRows)(nil)
 )
 
-func newPipeRows(m *pgtype.Map, mrr *pgconn.MultiResultReader, rr *pgconn.ResultReader, onErr func()) *pipeRows {
-	r := &pipeRows{m: m, mrr: mrr, rr: rr, onErr: onErr}
+func newPipeRows(m *pgtype.Map, s *sent) *pipeRows {
+	rr := s.rr
+	r := &pipeRows{m: m, s: s, rr: rr}
 	r.fields = append([]pgconn.FieldDescription(nil), rr.FieldDescriptions()...)
 	r.conv = make([]func([]byte) (sqldriver.Value, error), len(r.fields))
 	for i, f := range r.fields {
@@ -107,11 +107,8 @@ func (r *pipeRows) finish() error {
 	}
 	r.closed = true
 	_, err := r.rr.Close()
-	if cerr := r.mrr.Close(); err == nil {
+	if cerr := r.s.end(); err == nil {
 		err = cerr
-	}
-	if err != nil && r.onErr != nil {
-		r.onErr()
 	}
 	return err
 }

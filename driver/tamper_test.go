@@ -2,6 +2,7 @@ package driver_test
 
 import (
 	"context"
+	"database/sql"
 	sqldriver "database/sql/driver"
 	"errors"
 	"strings"
@@ -43,29 +44,52 @@ func TestTamperRejected(t *testing.T) {
 			"RESET ROLE",
 			"UPDATE pg_settings SET setting = 't02' WHERE name = 'app.tenant_id'",
 			"DO $$ BEGIN PERFORM set_config('app.tenant_id', 't02', false); END $$",
+			// Names the body check used to miss.
+			"DO $$ BEGIN SET LOCAL app . tenant_id = 't02'; END $$",
+			`DO $$ BEGIN SET "app"."tenant_id" TO 't02'; END $$`,
+			"DO $$ BEGIN SET SESSION ROLE " + d.OwnerRole + "; END $$",
+			// SQL inside SQL strings, run by the server.
+			"SELECT query_to_xml('SELECT set_config(''app.tenant_id'', ''t02'', false)', true, false, '')",
+			"SELECT * FROM ts_stat('SELECT to_tsvector(set_config(''app.tenant_id'', ''t02'', false))')",
+			"SELECT query_to_xml(E'SELECT \\x73et_config(''app.tenant_id'', ''t02'', false)', true, false, '')",
+			"SELECT query_to_xml($1, true, false, '')",
+			// Settings that change how the server reads SQL text.
+			"SET standard_conforming_strings = off",
+			"SET client_encoding = 'SJIS'",
 			marker + "SELECT set_config('app.tenant_id', 't02', false)",
 			marker + "SET app.tenant_id = 't02'",
 			marker + "RESET ALL",
 		}
-		for _, sql := range attempts {
+		for _, query := range attempts {
 			wantOnly(t, tenantsSeen(t, db, ctxFor(1), "SELECT tenant_id FROM items"), 1, itemsOf(1))
 
 			checks := map[string]error{}
-			_, checks["Exec"] = db.ExecContext(ctxFor(1), sql)
-			_, checks["Query"] = db.QueryContext(ctxFor(1), sql)
-			_, checks["Prepare"] = db.PrepareContext(ctxFor(1), sql)
+			_, checks["Exec"] = db.ExecContext(ctxFor(1), query)
+			// Whatever gets through is closed, so that a protection that
+			// fails makes this test fail rather than wait for the one
+			// connection.
+			var rows *sql.Rows
+			rows, checks["Query"] = db.QueryContext(ctxFor(1), query)
+			if rows != nil {
+				rows.Close()
+			}
+			var stmt *sql.Stmt
+			stmt, checks["Prepare"] = db.PrepareContext(ctxFor(1), query)
+			if stmt != nil {
+				stmt.Close()
+			}
 			if tx, err := db.BeginTx(ctxFor(1), nil); err == nil {
-				_, checks["Tx.Exec"] = tx.ExecContext(ctxFor(1), sql)
+				_, checks["Tx.Exec"] = tx.ExecContext(ctxFor(1), query)
 				tx.Rollback()
 			} else {
 				t.Fatal(err)
 			}
 			for path, err := range checks {
 				if !errors.Is(err, driver.ErrTamper) {
-					t.Errorf("%s %q: err = %v, want ErrTamper", path, sql, err)
+					t.Errorf("%s %q: err = %v, want ErrTamper", path, query, err)
 				}
 				if errors.Is(err, sqldriver.ErrBadConn) {
-					t.Errorf("%s %q: tamper error looks like ErrBadConn", path, sql)
+					t.Errorf("%s %q: tamper error looks like ErrBadConn", path, query)
 				}
 			}
 			// The connection still runs tenant 1's statements as tenant 1,

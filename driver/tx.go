@@ -4,19 +4,20 @@ import sqldriver "database/sql/driver"
 
 // tx ends a database/sql transaction and releases the connection's tenant pin.
 type tx struct {
-	conn      *Conn
-	inner     sqldriver.Tx
-	setInside bool // the session setting was set inside this transaction
+	conn  *Conn
+	inner sqldriver.Tx
 }
 
 var _ sqldriver.Tx = (*tx)(nil)
 
-func (t *tx) Commit() error   { return t.end(t.inner.Commit(), false) }
-func (t *tx) Rollback() error { return t.end(t.inner.Rollback(), true) }
+func (t *tx) Commit() error   { return t.end(t.inner.Commit()) }
+func (t *tx) Rollback() error { return t.end(t.inner.Rollback()) }
 
-func (t *tx) end(err error, rollback bool) error {
+// end releases the pin. A session-level binding is always committed before
+// BEGIN, so neither outcome undoes it; an error leaves the session unknown.
+func (t *tx) end(err error) error {
 	t.conn.tx = nil
-	if err != nil || (rollback && t.setInside) {
+	if err != nil {
 		t.conn.sess.known = false
 	}
 	return err
