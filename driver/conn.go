@@ -113,6 +113,7 @@ func newConn(c *Connector, ic sqldriver.Conn) (*Conn, error) {
 // than the Raw callback. Use it for pgx features database/sql lacks, and bind
 // the tenant yourself inside a transaction.
 func (c *Conn) PgxConn() *pgx.Conn {
+	c.used()
 	c.sess.known = false
 	c.objs.dirty = true
 	return c.pgx
@@ -172,11 +173,27 @@ const (
 	setSessionSQL = "SELECT pg_catalog.set_config($1, $2, false)"
 )
 
+// used notes that the connection is about to be used other than through
+// the pipeline (see pipeline.forgetUnnamed).
+func (c *Conn) used() { c.pipe.forgetUnnamed() }
+
+// setConfig runs set_config on its own (general path). Through pgx it is
+// sent in exec mode: an unnamed statement with the tenant as a bound
+// parameter, never a statement of pgx's cache (which code on the server
+// could replace by name) nor a simple-protocol literal.
 func (c *Conn) setConfig(ctx context.Context, sql string, b binding) error {
-	_, err := c.execer.ExecContext(ctx, sql, []sqldriver.NamedValue{
+	c.used()
+	args := []sqldriver.NamedValue{
 		{Ordinal: 1, Value: c.cfg.setting},
 		{Ordinal: 2, Value: b.value()},
-	})
+	}
+	if c.pgx != nil {
+		args = append([]sqldriver.NamedValue{{Ordinal: 1, Value: pgx.QueryExecModeExec}}, args...)
+		for i := range args {
+			args[i].Ordinal = i + 1
+		}
+	}
+	_, err := c.execer.ExecContext(ctx, sql, args)
 	return err
 }
 
@@ -214,6 +231,7 @@ const cleanupTimeout = 5 * time.Second
 // beginLocal opens the per-statement transaction of ScopeTransaction and
 // binds b in it. On error nothing is left open.
 func (c *Conn) beginLocal(ctx context.Context, b binding) error {
+	c.used()
 	if _, err := c.execer.ExecContext(ctx, "BEGIN", nil); err != nil {
 		return err
 	}
@@ -236,6 +254,7 @@ func (c *Conn) endLocal(commit bool) error {
 	}
 	// A connection that fails to end the transaction is not reused: pgx's
 	// ResetSession discards a connection whose transaction status is not idle.
+	c.used()
 	_, err := c.execer.ExecContext(ctx, sql, nil)
 	return err
 }
@@ -267,6 +286,8 @@ func run[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, b binding, x
 		rq.setting, rq.value = c.cfg.setting, b.value()
 		return x.piped(ctx, p, rq)
 	}
+	direct := x.direct
+	x.direct = func(ctx context.Context) (T, error) { c.used(); return direct(ctx) }
 
 	if t := c.tx; t != nil {
 		if a.TxBoundary {
@@ -471,6 +492,7 @@ func (c *Conn) PrepareContext(ctx context.Context, query string) (sqldriver.Stmt
 	if err != nil {
 		return nil, err
 	}
+	c.used()
 	is, err := c.preparer.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
@@ -545,6 +567,7 @@ func (c *Conn) BeginTx(ctx context.Context, opts sqldriver.TxOptions) (sqldriver
 		}
 	}
 	c.ranFor(b, true)
+	c.used()
 	itx, err := c.beginner.BeginTx(ctx, opts)
 	if err != nil {
 		c.sess.known = false
@@ -561,7 +584,10 @@ func (c *Conn) Begin() (sqldriver.Tx, error) {
 
 // Ping checks the connection. It is a liveness check, not a statement: it
 // needs no tenant and leaves the binding alone.
-func (c *Conn) Ping(ctx context.Context) error { return c.pinger.Ping(ctx) }
+func (c *Conn) Ping(ctx context.Context) error {
+	c.used()
+	return c.pinger.Ping(ctx)
+}
 
 // CheckNamedValue delegates to pgx, which accepts every argument (pgx.NamedArgs,
 // query exec modes, arrays, Valuers) and converts it itself.
@@ -573,6 +599,9 @@ func (c *Conn) CheckNamedValue(nv *sqldriver.NamedValue) error { return c.checke
 // database/sql skips it on a connection's first use.
 func (c *Conn) ResetSession(ctx context.Context) error {
 	c.tx = nil
+	// pgx may ping here with a simple query, which destroys the unnamed
+	// statement; the pipeline finds out and parses the set again (one
+	// retry), which is cheaper than parsing it after every checkout.
 	if c.resetter == nil {
 		return nil
 	}

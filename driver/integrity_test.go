@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -324,6 +325,11 @@ func TestDriverStatementsUnreachable(t *testing.T) {
 			wantOnly(t, tenantsSeen(t, db, ctxFor(b), "SELECT tenant_id FROM items"), b, itemsOf(b))
 			wantOnly(t, tenantsSeen(t, db, ctxFor(a), "SELECT tenant_id FROM items"), a, itemsOf(a))
 		}
+		// The binding is no named statement that could be replaced.
+		var named int
+		if err := db.QueryRowContext(ctxFor(a), `SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%set' || '_config($1%'`).Scan(&named); err != nil || named != 0 {
+			t.Fatalf("%d prepared statements call set_config (err %v); want none", named, err)
+		}
 		// The application's own prepared statements keep working.
 		for _, sql := range []string{"PREPARE mine(int) AS SELECT $1", "EXECUTE mine(1)", "DEALLOCATE mine"} {
 			if _, err := db.ExecContext(ctxFor(a), sql); err != nil {
@@ -567,4 +573,26 @@ func TestOpaqueInTxRebinds(t *testing.T) {
 			tx.Rollback()
 		}
 	})
+}
+
+// TestUnnamedSetAfterPing: the local set reuses the unnamed statement it
+// parsed; pgx's idle ping on checkout (a simple query) destroys it, and the
+// next statement must notice, parse it again and still run for its tenant.
+func TestUnnamedSetAfterPing(t *testing.T) {
+	d := schema(t)
+	for _, scope := range scopes {
+		t.Run(scope, func(t *testing.T) {
+			db := openApp(t, d, "tenant_scope="+scope)
+			boundTo(t, db, 2)
+			wantOnly(t, tenantsSeen(t, db, ctxFor(3), "SELECT tenant_id FROM items"), 3, itemsOf(3))
+			for _, i := range []int{4, 5} {
+				time.Sleep(1100 * time.Millisecond) // pgx pings a connection idle for over a second
+				wantOnly(t, tenantsSeen(t, db, ctxFor(i), "SELECT tenant_id FROM items"), i, itemsOf(i))
+				var n int
+				if err := db.QueryRowContext(ctxFor(i), "SELECT count(*) FROM items WHERE val > $1", 0).Scan(&n); err != nil || n != itemsOf(i) {
+					t.Fatalf("count = %d, %v", n, err)
+				}
+			}
+		})
+	}
 }

@@ -59,6 +59,7 @@ func (c *Conn) ranFor(b binding, cleared bool) {
 // clearObjects clears the session objects in an exchange of its own
 // (general path).
 func (c *Conn) clearObjects(ctx context.Context) error {
+	c.used()
 	if _, err := c.execer.ExecContext(ctx, clearSimpleSQL, nil); err != nil {
 		c.objs.dirty = true
 		return err

@@ -34,6 +34,20 @@ type pipeline struct {
 
 	stmts   *stmtCache // per connection; nil in exec mode
 	pending []string   // names of prepared statements to deallocate
+
+	// setReady says the connection's unnamed prepared statement holds
+	// setLocalSQL (cache_statement mode), so the local set is sent as
+	// Bind and Execute alone. See sendSet.
+	setReady bool
+}
+
+// forgetUnnamed is called whenever anything but the pipeline may have
+// used the connection: pgx's own paths parse into the unnamed statement or
+// send simple queries, which destroy it.
+func (p *pipeline) forgetUnnamed() {
+	if p != nil {
+		p.setReady = false
+	}
 }
 
 // newPipeline returns nil when the connection's exec mode cannot be
@@ -218,16 +232,27 @@ type sent struct {
 // (a failed implicit commit, say).
 func (s *sent) end() error { return s.pl.Close() }
 
-// sendSet queues set_config(setting, value, local). It is always sent as an
-// unnamed statement: a named one could be deallocated and prepared again as
+// sendSet queues set_config(setting, value, local), always as the unnamed
+// statement. A named statement could be deallocated and prepared again as
 // something else by code running on the server (plpgsql may EXECUTE
-// 'PREPARE …'), and the driver would keep trusting it.
-func sendSet(pl *pgconn.Pipeline, local bool, setting, value string) {
+// 'PREPARE …'), and the driver would keep trusting it; SQL cannot name the
+// unnamed statement. Parsing it for every statement costs the server a
+// parse and a plan, so in cache_statement mode (where the statements
+// themselves are named) the parsed set is reused while the driver knows the
+// unnamed statement still holds it: *ready says so, and is updated.
+func sendSet(pl *pgconn.Pipeline, local bool, setting, value string, ready *bool) (bound bool) {
+	params := [][]byte{[]byte(setting), []byte(value)}
+	if local && *ready {
+		pl.SendQueryPrepared("", params, nil, nil)
+		return true
+	}
 	sql := setSessionSQL
 	if local {
 		sql = setLocalSQL
 	}
-	pl.SendQueryParams(sql, [][]byte{[]byte(setting), []byte(value)}, []uint32{pgtype.TextOID, pgtype.TextOID}, nil, nil)
+	pl.SendQueryParams(sql, params, []uint32{pgtype.TextOID, pgtype.TextOID}, nil, nil)
+	*ready = local
+	return false
 }
 
 // errSetMismatch reports a set_config that answered another value than the
@@ -275,6 +300,10 @@ func skip(pl *pgconn.Pipeline) error {
 
 // send writes rq in one go and reads up to the statement's result.
 func (p *pipeline) send(ctx context.Context, rq request) (*sent, error) {
+	return p.sendOnce(ctx, rq, false)
+}
+
+func (p *pipeline) sendOnce(ctx context.Context, rq request, retried bool) (*sent, error) {
 	if p.pgx.IsClosed() {
 		return nil, sqldriver.ErrBadConn
 	}
@@ -309,27 +338,41 @@ func (p *pipeline) send(ctx context.Context, rq request) (*sent, error) {
 		}
 	}
 
+	// ready tracks what the unnamed statement holds as the requests are
+	// queued; p.setReady stays false until the set is known to have run.
+	// Only outside a transaction: should the unnamed statement be gone
+	// after all, the failed set is sent again, which an aborted
+	// transaction would refuse.
+	ready := p.setReady && p.mode == pgx.QueryExecModeCacheStatement && p.pgx.PgConn().TxStatus() == 'I'
+	p.setReady = false
+	bound := false
 	pl := p.pgx.PgConn().StartPipeline(ctx)
 	if rq.clear || rq.session {
 		if rq.clear {
 			for _, sql := range clearSQL {
 				pl.SendQueryParams(sql, nil, nil, nil, nil)
 			}
+			ready = false
 		}
 		if rq.session {
-			sendSet(pl, false, rq.setting, rq.value)
+			sendSet(pl, false, rq.setting, rq.value, &ready)
 		}
 		pl.SendPipelineSync()
 	}
 	if rq.begin != "" {
 		pl.SendQueryParams(rq.begin, nil, nil, nil, nil)
+		ready = false
 	}
 	if rq.local {
-		sendSet(pl, true, rq.setting, rq.value)
+		bound = sendSet(pl, true, rq.setting, rq.value, &ready)
 	}
 	if rq.stmt != nil {
 		st.send(pl)
+		if st.sd == nil {
+			ready = false
+		}
 	}
+	ready = ready && p.mode == pgx.QueryExecModeCacheStatement
 	if err := pl.Sync(); err != nil {
 		pl.Close()
 		return nil, p.fail(query, err)
@@ -374,9 +417,19 @@ func (p *pipeline) send(ctx context.Context, rq request) (*sent, error) {
 	}
 	if rq.local {
 		if err := readSet(pl, rq.value); err != nil {
+			var pe *pgconn.PgError
+			if bound && errors.As(err, &pe) && pe.Code == "26000" && !retried {
+				// The unnamed statement was gone after all (something
+				// the driver did not see sent a simple query). The
+				// set failed, so the statement did not run: send
+				// again, parsing the set this time.
+				pl.Close()
+				return p.sendOnce(ctx, rq, true)
+			}
 			return abort(err)
 		}
 	}
+	p.setReady = ready
 	if rq.stmt == nil {
 		return s, nil
 	}
@@ -501,6 +554,7 @@ func (p *pipeline) begin(ctx context.Context, rq request) (*sent, error) {
 	}
 	if err != nil {
 		if p.pgx.PgConn().TxStatus() != 'I' {
+			p.forgetUnnamed()
 			rctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 			p.pgx.PgConn().Exec(rctx, "ROLLBACK").ReadAll()
 			cancel()

@@ -17,6 +17,7 @@ func (t *tx) Rollback() error { return t.end(t.inner.Rollback()) }
 // BEGIN, so neither outcome undoes it; an error leaves the session unknown.
 func (t *tx) end(err error) error {
 	t.conn.tx = nil
+	t.conn.used() // COMMIT and ROLLBACK went as simple queries
 	if err != nil {
 		t.conn.sess.known = false
 	}

@@ -1,0 +1,261 @@
+// Command mutate checks that the test suite guards each protection: it
+// removes one mechanism at a time from a copy of the repository and expects
+// the named tests to fail. A mutation that survives is a protection no test
+// proves.
+//
+//	go run ./scripts/mutate            # every mutation (a few minutes)
+//	go run ./scripts/mutate -run lazy  # those whose name contains "lazy"
+//
+// Each mutation replaces an exact snippet of one file; if the snippet is no
+// longer found, the mutation is reported as stale so the list keeps up with
+// the code.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+type mutation struct {
+	name     string
+	file     string
+	old, new string
+	pkg      string // package whose tests must catch it
+	tests    string // go test -run pattern
+}
+
+var mutations = []mutation{
+	{
+		name: "session set shares the statement's transaction (no own Sync)",
+		file: "driver/pipeline.go",
+		old:  "\t\tpl.SendPipelineSync()\n\t}\n\tif rq.begin",
+		new:  "\t}\n\tif rq.begin",
+		pkg:  "./driver", tests: "TestProcedureThatRollsBack",
+	},
+	{
+		name: "transaction control as SQL allowed inside a Tx",
+		file: "driver/conn.go",
+		old:  "\t\tif a.TxBoundary {\n\t\t\treturn zero, ErrTxControl\n\t\t}",
+		new:  "",
+		pkg:  "./driver", tests: "TestTxControlAsSQLRefused|TestRefusalsSendNothing",
+	},
+	{
+		name: "Tx bound eagerly, before a leading SET TRANSACTION (lazy binding removed)",
+		file: "driver/conn.go",
+		old:  "\t\tif t.bound || a.SetTransaction {",
+		new:  "\t\tif t.bound {",
+		pkg:  "./driver", tests: "TestSetTransactionFirst",
+	},
+	{
+		name: "user's BEGIN sent as SQL: general path wraps in its own BEGIN/COMMIT (runLocalSet removed)",
+		file: "driver/conn.go",
+		old:  "\tif c.inServerTx() {\n\t\t// The application opened a transaction with SQL",
+		new:  "\tif false {\n\t\t// The application opened a transaction with SQL",
+		pkg:  "./driver", tests: "TestUserTransactionOnConn",
+	},
+	{
+		name: "procedures take the general path's BEGIN … COMMIT in simple_protocol/describe_exec",
+		file: "driver/conn.go",
+		old:  "\tif p == nil && a.Opaque {",
+		new:  "\tif false {",
+		pkg:  "./driver", tests: "TestProcedureThatCommits",
+	},
+	{
+		name: "binding calls an unqualified set_config (search_path can shadow it)",
+		file: "driver/conn.go",
+		old:  `setLocalSQL   = "SELECT pg_catalog.set_config($1, $2, true)"`,
+		new:  `setLocalSQL   = "SELECT set_config($1, $2, true)"`,
+		pkg:  "./driver", tests: "TestShadowedSetConfig",
+	},
+	{
+		name: "pipeline's statements registered with pgx (reachable by name from SQL)",
+		file: "driver/pipeline.go",
+		old:  "sd, err = p.pgx.PgConn().Prepare(ctx, statementName(query), query, nil)",
+		new:  "sd, err = p.pgx.Prepare(ctx, statementName(query), query)",
+		pkg:  "./driver", tests: "TestDriverStatementsUnreachable",
+	},
+	{
+		name: "text-reading settings not pinned at connect",
+		file: "driver/connector.go",
+		old:  "\tpin(config.RuntimeParams)\n",
+		new:  "",
+		pkg:  "./driver", tests: "TestTextReadingSettingsPinned",
+	},
+	{
+		name: "session objects not cleared on tenant change",
+		file: "driver/objects.go",
+		old:  "return c.cfg.clearObjects && (o.dirty || o.owned && o.owner != b)",
+		new:  "_ = o\n\treturn false",
+		pkg:  "./driver", tests: "TestSessionObjects",
+	},
+	{
+		name: "no warning for a role that bypasses RLS",
+		file: "driver/connector.go",
+		old:  "\tif super || bypass || owned > 0 {",
+		new:  "\tif super && bypass && owned < 0 {",
+		pkg:  "./driver", tests: "TestRoleWarning",
+	},
+	{
+		name: "pipeline disabled in exec mode",
+		file: "driver/pipeline.go",
+		old:  "\tcase pgx.QueryExecModeExec:\n",
+		new:  "\tcase pgx.QueryExecModeExec:\n\t\treturn nil\n",
+		pkg:  "./driver", tests: "TestRoundTrips",
+	},
+	{
+		name: "extra optional interface on pipeRows",
+		file: "driver/piperows.go",
+		old:  "func (r *pipeRows) Close() error { return r.finish() }",
+		new:  "func (r *pipeRows) Close() error { return r.finish() }\n\nfunc (r *pipeRows) HasNextResultSet() bool { return false }\nfunc (r *pipeRows) NextResultSet() error    { return nil }",
+		pkg:  "./driver", tests: "TestOptionalInterfacesMatchStdlib",
+	},
+	{
+		name: "SET of a text-reading setting (standard_conforming_strings, …) allowed",
+		file: "internal/sqlcheck/analysis.go",
+		old:  "\t\tcase isTextSetting(name):",
+		new:  "\t\tcase false:",
+		pkg:  "./driver", tests: "TestTextReadingSettingsPinned|TestTamperRejected",
+	},
+	{
+		name: "SQL passed as a string to query_to_xml, ts_stat, … not analysed",
+		file: "internal/sqlcheck/analysis.go",
+		old:  "\t\tc.runsSQL(name, n.Args)\n",
+		new:  "",
+		pkg:  "./driver", tests: "TestTamperRejected",
+	},
+	{
+		name: "DEALLOCATE ALL allowed",
+		file: "internal/sqlcheck/analysis.go",
+		old:  "\t\t\tc.tamper(\"DEALLOCATE ALL\")",
+		new:  "",
+		pkg:  "./driver", tests: "TestDriverStatementsUnreachable",
+	},
+	{
+		name: "trigger word dropped from the prefilter (deallocate)",
+		file: "internal/sqlcheck/prefilter.go",
+		old:  "\"execute\", \"deallocate\",",
+		new:  "\"execute\",",
+		pkg:  "./internal/sqlcheck", tests: "TestEveryTriggerWordHasWitness|TestPrefilterCorpus",
+	},
+	{
+		name: "no retry when the reused unnamed set statement is gone (pgx's idle ping)",
+		file: "driver/pipeline.go",
+		old:  `pe.Code == "26000" && !retried {`,
+		new:  `pe.Code == "26000" && false {`,
+		pkg:  "./driver", tests: "TestUnnamedSetAfterPing",
+	},
+	{
+		name: "general-path set_config through pgx's statement cache (a named, replaceable statement)",
+		file: "driver/conn.go",
+		old:  "\tif c.pgx != nil {\n\t\targs = append(",
+		new:  "\tif false {\n\t\targs = append(",
+		pkg:  "./driver", tests: "TestDriverStatementsUnreachable",
+	},
+	{
+		name: "tx re-bound after opaque code removed",
+		file: "driver/conn.go",
+		old:  "\tif a.Opaque {\n\t\tc.tx.bound = false",
+		new:  "\tif false {\n\t\tc.tx.bound = false",
+		pkg:  "./driver", tests: "TestOpaqueInTxRebinds",
+	},
+}
+
+func main() {
+	only := flag.String("run", "", "run only mutations whose name contains this")
+	flag.Parse()
+	root, err := os.Getwd()
+	if err != nil {
+		fatal(err)
+	}
+	survived := 0
+	for _, m := range mutations {
+		if *only != "" && !strings.Contains(m.name, *only) {
+			continue
+		}
+		fmt.Printf("%-90s ", m.name)
+		caught, err := try(root, m)
+		switch {
+		case err != nil:
+			fmt.Println("ERROR:", err)
+			survived++
+		case caught:
+			fmt.Println("caught")
+		default:
+			fmt.Println("SURVIVED")
+			survived++
+		}
+	}
+	if survived > 0 {
+		fmt.Printf("%d mutation(s) not caught\n", survived)
+		os.Exit(1)
+	}
+}
+
+// try applies m to a copy of the repository at root and reports whether
+// its tests fail.
+func try(root string, m mutation) (bool, error) {
+	dir, err := os.MkdirTemp("", "pgx-tenant-mutate-")
+	if err != nil {
+		return false, err
+	}
+	defer os.RemoveAll(dir)
+	if err := copyTree(root, dir); err != nil {
+		return false, err
+	}
+	path := filepath.Join(dir, m.file)
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return false, err
+	}
+	if n := strings.Count(string(src), m.old); n != 1 {
+		return false, fmt.Errorf("stale: snippet found %d times in %s", n, m.file)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(src), m.old, m.new, 1)), 0o644); err != nil {
+		return false, err
+	}
+	cmd := exec.Command("go", "test", "-count=1", "-run", m.tests, m.pkg)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		return false, nil
+	}
+	if strings.Contains(string(out), "[build failed]") || strings.Contains(string(out), "[setup failed]") {
+		return false, fmt.Errorf("mutant does not build:\n%s", out)
+	}
+	return true, nil
+}
+
+// copyTree copies the files git tracks or would track (the working tree,
+// without .git and ignored output).
+func copyTree(from, to string) error {
+	out, err := exec.Command("git", "-C", from, "ls-files", "--cached", "--others", "--exclude-standard").Output()
+	if err != nil {
+		return err
+	}
+	for _, f := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		data, err := os.ReadFile(filepath.Join(from, f))
+		if os.IsNotExist(err) {
+			continue // deleted in the working tree
+		}
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(to, f)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(dst, data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(2)
+}
