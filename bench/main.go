@@ -98,6 +98,11 @@ func run(ops, rounds int, out string) error {
 			}
 		}
 	}
+	clearing, err := clearObjectsCost(ctx, d, ops, rounds)
+	if err != nil {
+		return err
+	}
+	report.WriteString(clearing)
 	scan, hit, cold := analysisCost()
 	fmt.Fprintf(&report, "## Statement analysis (tamper check; guard and rewrite will share it)\n\n"+
 		"| | time |\n|---|---|\n| word scan, no parse needed | %v |\n| cache hit | %v |\n| cold parse (cache miss) | %v |\n",

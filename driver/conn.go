@@ -281,7 +281,7 @@ func run[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, b binding, x
 	if p == nil && a.Opaque {
 		p = c.opaquePipe
 	}
-	pipelinable := p != nil && a.Statements == 1 && !a.NoTxBlock && !a.TxControl && !a.SetTransaction
+	pipelinable := p != nil && a.Statements == 1 && !a.NoTxBlock && !a.TxControl && !a.SetTransaction && !a.CopyStdio
 	piped := func(rq request) (T, *sent, error) {
 		rq.setting, rq.value = c.cfg.setting, b.value()
 		return x.piped(ctx, p, rq)
@@ -289,10 +289,10 @@ func run[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, b binding, x
 	direct := x.direct
 	x.direct = func(ctx context.Context) (T, error) { c.used(); return direct(ctx) }
 
+	if err := c.unbindable(a); err != nil {
+		return zero, err
+	}
 	if t := c.tx; t != nil {
-		if a.TxBoundary {
-			return zero, ErrTxControl
-		}
 		if t.bound || a.SetTransaction {
 			// SET TRANSACTION must precede every query of the
 			// transaction, the binding included: it runs first, and
@@ -352,7 +352,7 @@ func run[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, b binding, x
 		res, s, err := piped(rq)
 		if err != errNoPipeline {
 			if s != nil {
-				c.ranFor(b, true)
+				c.ranFor(b, clear, inTx)
 				if session && s.segment1Err == nil {
 					c.sess = sessionState{known: !inTx, b: b}
 				}
@@ -368,7 +368,7 @@ func run[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, b binding, x
 			return zero, err
 		}
 	}
-	defer c.ranFor(b, true)
+	defer c.ranFor(b, clear, inTx)
 	if session {
 		if err := c.bindSession(ctx, b); err != nil {
 			return zero, err
@@ -402,6 +402,27 @@ func run[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, b binding, x
 		return zero, err
 	}
 	return res, nil
+}
+
+// unbindable refuses texts whose transaction control the driver cannot bind
+// around: anything that would end a database/sql transaction behind its
+// back; a rollback followed by more statements (it may undo a binding sent
+// before the text); in transaction scope, a text that opens a transaction
+// and leaves it open (the driver's own BEGIN … COMMIT around it would commit
+// it); and SET TRANSACTION followed by more statements, where the binding
+// would have to come between them.
+func (c *Conn) unbindable(a *sqlcheck.Analysis) error {
+	switch {
+	case c.tx != nil && a.TxBoundary:
+		return ErrTxControl
+	case a.UndoThenRun:
+		return fmt.Errorf("%w: ROLLBACK or ROLLBACK TO followed by more statements in one text could undo the tenant binding before they run; send them separately", ErrTxControl)
+	case a.LeavesTxOpen && c.cfg.scope == ScopeTransaction && c.tx == nil && !c.inServerTx():
+		return fmt.Errorf("%w: a text that begins a transaction and leaves it open cannot be bound in transaction scope; send BEGIN on its own", ErrTxControl)
+	case a.LeadingSetTransaction && a.Statements > 1 && !(c.tx != nil && c.tx.bound):
+		return fmt.Errorf("%w: SET TRANSACTION must be sent on its own, as the transaction's first statement", ErrTxControl)
+	}
+	return nil
 }
 
 // afterTxStatement notes what a statement inside a database/sql
@@ -537,8 +558,12 @@ func (c *Conn) BeginTx(ctx context.Context, opts sqldriver.TxOptions) (sqldriver
 		// In session scope a changed tenant is set in a committed
 		// exchange of its own ahead of BEGIN, in the same write: no
 		// rollback can undo it.
+		// Inside a transaction the application opened with SQL, the
+		// session set is undone if that transaction rolls back: set it
+		// anyway, and do not trust it afterwards.
+		inTx := c.inServerTx()
 		rq := request{begin: begin, setting: c.cfg.setting, value: b.value(), clear: c.needClear(b)}
-		rq.session = session && (!c.sess.known || c.sess.b != b)
+		rq.session = session && (inTx || !c.sess.known || c.sess.b != b)
 		if rq.session {
 			c.sess.known = false
 		}
@@ -549,13 +574,15 @@ func (c *Conn) BeginTx(ctx context.Context, opts sqldriver.TxOptions) (sqldriver
 			return nil, err
 		}
 		if rq.session {
-			c.sess = sessionState{known: true, b: b}
+			c.sess = sessionState{known: !inTx, b: b}
 		}
-		c.ranFor(b, true)
+		c.ranFor(b, rq.clear, inTx)
 		c.tx = &txState{b: b, bound: session}
 		return &tx{conn: c, inner: pgxTx{conn: c.pgx}}, nil
 	}
-	if c.needClear(b) {
+	inTx := c.inServerTx()
+	clear := c.needClear(b)
+	if clear {
 		if err := c.clearObjects(ctx); err != nil {
 			return nil, err
 		}
@@ -566,7 +593,7 @@ func (c *Conn) BeginTx(ctx context.Context, opts sqldriver.TxOptions) (sqldriver
 			return nil, err
 		}
 	}
-	c.ranFor(b, true)
+	c.ranFor(b, clear, inTx)
 	c.used()
 	itx, err := c.beginner.BeginTx(ctx, opts)
 	if err != nil {
@@ -599,6 +626,11 @@ func (c *Conn) CheckNamedValue(nv *sqldriver.NamedValue) error { return c.checke
 // database/sql skips it on a connection's first use.
 func (c *Conn) ResetSession(ctx context.Context) error {
 	c.tx = nil
+	if len(c.cfg.stdlib) > 0 {
+		// A stdlib OptionResetSession hook may run SQL the driver does
+		// not see (DISCARD ALL, say).
+		c.sess.known = false
+	}
 	// pgx may ping here with a simple query, which destroys the unnamed
 	// statement; the pipeline finds out and parses the set again (one
 	// retry), which is cheaper than parsing it after every checkout.

@@ -33,13 +33,18 @@ var (
 	// the construct, never the statement's data.
 	ErrTamper = errors.New("pgx-tenant: statement would change the tenant setting or session identity")
 
-	// ErrTxControl is returned for transaction control sent as SQL inside a
-	// database/sql transaction: BEGIN, START TRANSACTION, COMMIT, END,
-	// ROLLBACK, ABORT or PREPARE TRANSACTION (SAVEPOINT, RELEASE and
-	// ROLLBACK TO are allowed). Ending the transaction behind database/sql's
-	// back would run the rest of it outside the transaction the tenant was
-	// bound in; use Tx.Commit and Tx.Rollback. The transaction stays usable.
-	ErrTxControl = errors.New("pgx-tenant: transaction control sent as SQL inside a database/sql transaction; use Tx.Commit or Tx.Rollback")
+	// ErrTxControl is returned for transaction control the driver cannot
+	// bind around, before anything is sent: BEGIN, START TRANSACTION,
+	// COMMIT, END, ROLLBACK, ABORT or PREPARE TRANSACTION sent as SQL inside
+	// a database/sql transaction (ending it behind database/sql's back would
+	// run the rest outside the transaction the tenant was bound in; use
+	// Tx.Commit and Tx.Rollback — SAVEPOINT, RELEASE and ROLLBACK TO are
+	// allowed); a text that rolls back (ROLLBACK, ROLLBACK TO) and then runs
+	// more statements, which could undo the binding before they run; in
+	// transaction scope, a text that begins a transaction and leaves it open;
+	// and SET TRANSACTION followed by more statements in one text. Send such
+	// statements one at a time. A transaction stays usable.
+	ErrTxControl = errors.New("pgx-tenant: transaction control the driver cannot bind around (inside a database/sql transaction use Tx.Commit or Tx.Rollback)")
 
 	// ErrInvalidSQL is wrapped by the error returned for SQL the driver has
 	// to inspect but the PostgreSQL parser rejects; such SQL is never sent.

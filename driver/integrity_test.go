@@ -325,7 +325,13 @@ func TestDriverStatementsUnreachable(t *testing.T) {
 			wantOnly(t, tenantsSeen(t, db, ctxFor(b), "SELECT tenant_id FROM items"), b, itemsOf(b))
 			wantOnly(t, tenantsSeen(t, db, ctxFor(a), "SELECT tenant_id FROM items"), a, itemsOf(a))
 		}
-		// The binding is no named statement that could be replaced.
+		// The binding is no named statement that could be replaced, also
+		// on the general path (a multi-statement text, a tenant change).
+		for _, i := range []int{b, a} {
+			if _, err := db.ExecContext(ctxFor(i), "SELECT 1; SELECT 2"); err != nil {
+				t.Fatal(err)
+			}
+		}
 		var named int
 		if err := db.QueryRowContext(ctxFor(a), `SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%set' || '_config($1%'`).Scan(&named); err != nil || named != 0 {
 			t.Fatalf("%d prepared statements call set_config (err %v); want none", named, err)

@@ -36,24 +36,36 @@ type objectsState struct {
 	owner binding
 	owned bool // objects created under owner may exist
 	dirty bool // objects of any tenant may exist: clear before the next statement
+	// inTx says the last clearing ran inside a transaction the application
+	// opened with SQL: once it ends (it may have rolled back, bringing back
+	// what was cleared), clear again.
+	inTx bool
 }
 
 // needClear reports whether a statement for b must clear the session first.
 func (c *Conn) needClear(b binding) bool {
+	if !c.cfg.clearObjects {
+		return false
+	}
 	o := &c.objs
-	return c.cfg.clearObjects && (o.dirty || o.owned && o.owner != b)
+	if o.inTx && !c.inServerTx() {
+		o.dirty, o.inTx = true, false
+	}
+	return o.dirty || o.owned && o.owner != b
 }
 
-// ranFor records that a statement for b reached the server after the
-// objects were cleared (cleared says whether clearing was needed and
-// succeeded, or was not needed).
-func (c *Conn) ranFor(b binding, cleared bool) {
+// ranFor records that a statement (or BEGIN) for b reached the server,
+// after clearing if cleared. inTx says whether it ran inside a transaction
+// the application opened with SQL.
+func (c *Conn) ranFor(b binding, cleared, inTx bool) {
 	if !c.cfg.clearObjects {
 		return
 	}
-	// Inside a transaction the application opened with SQL, a rollback
-	// would bring back what was cleared: clear again next time.
-	c.objs = objectsState{owner: b, owned: true, dirty: !cleared || c.inServerTx()}
+	o := &c.objs
+	if cleared {
+		o.inTx = inTx
+	}
+	o.owner, o.owned, o.dirty = b, true, false
 }
 
 // clearObjects clears the session objects in an exchange of its own

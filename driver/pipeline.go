@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -174,6 +175,14 @@ func (p *pipeline) flushDeallocations(ctx context.Context) error {
 func (p *pipeline) forget(query string, err error) {
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
+		return
+	}
+	if p.mode == pgx.QueryExecModeCacheDescribe && p.stmts != nil {
+		// A description costs one describe to renew, and after a schema
+		// change the server's answer (08P01: result formats for the old
+		// columns) does not say that it is stale: drop it on any error,
+		// as pgx does.
+		p.stmts.remove(query)
 		return
 	}
 	if pe.Code != "26000" && !(pe.Code == "0A000" && strings.Contains(pe.Message, "cached plan")) {
@@ -472,10 +481,16 @@ func (p *pipeline) encode(sd *pgconn.StatementDescription, query string, args []
 	}
 	m := p.pgx.TypeMap()
 	if sd == nil { // exec mode: no description, text parameters, text results
+		if len(args) > math.MaxUint16 {
+			return stmtMessage{}, fmt.Errorf("extended protocol limited to %v parameters", math.MaxUint16)
+		}
 		if err := p.eqb.Build(m, nil, args); err != nil {
 			return stmtMessage{}, err
 		}
 		return stmtMessage{query: query, values: p.eqb.ParamValues, formats: p.eqb.ParamFormats}, nil
+	}
+	if len(args) > math.MaxUint16 {
+		return stmtMessage{}, fmt.Errorf("extended protocol limited to %v parameters", math.MaxUint16)
 	}
 	if len(sd.ParamOIDs) != len(args) {
 		return stmtMessage{}, fmt.Errorf("expected %d arguments, got %d", len(sd.ParamOIDs), len(args))

@@ -23,9 +23,10 @@
 // # Bypass
 //
 // [WithBypass] marks a context as deliberately exempt from the driver's
-// statement guard and rewrite (features that arrive in later releases). It
+// statement guard and rewrite (features that arrive in later releases; until
+// then nothing reads the mark). It
 // never exempts a statement from Row-Level Security: PostgreSQL enforces
 // policies on the server and only a role with BYPASSRLS (or the table owner,
 // without FORCE ROW LEVEL SECURITY) escapes them. The reason is mandatory so
-// that every bypass can be logged and audited.
+// that every bypass can be logged and audited once the guard reports them.
 package tenant

@@ -37,10 +37,12 @@ func FromContext(ctx context.Context) (string, bool) {
 	return id, ok
 }
 
-// WithBypass returns a copy of ctx that exempts its statements from the
-// driver's guard and rewrite. reason says why (it is reported with every
-// bypassed statement) and must not be empty; an empty reason is treated as no
-// bypass at all. A bypass never disables Row-Level Security.
+// WithBypass returns a copy of ctx that will exempt its statements from the
+// driver's guard and rewrite once those exist; today no part of the driver
+// reads it, so it changes nothing and nothing is reported yet. reason says
+// why (the guard will report it with every bypassed statement) and must not
+// be empty; an empty reason is treated as no bypass at all. A bypass never
+// disables Row-Level Security.
 func WithBypass(ctx context.Context, reason string) context.Context {
 	return context.WithValue(ctx, bypassKey, reason)
 }

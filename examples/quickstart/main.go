@@ -53,6 +53,7 @@ func run() error {
 	if err := d.ExecOwner(ctx,
 		`CREATE TABLE invoices (id serial PRIMARY KEY, tenant_id text NOT NULL, customer text NOT NULL, total numeric NOT NULL)`,
 		`ALTER TABLE invoices ENABLE ROW LEVEL SECURITY`,
+		`ALTER TABLE invoices FORCE ROW LEVEL SECURITY`,
 		`CREATE POLICY tenant_isolation ON invoices USING (`+policy+`) WITH CHECK (`+policy+`)`,
 	); err != nil {
 		return err

@@ -57,6 +57,20 @@ type Analysis struct {
 	// CHARACTERISTICS AS TRANSACTION changes later transactions and is not
 	// one.
 	SetTransaction bool
+	// LeadingSetTransaction is set when the text's first statement is one
+	// that SetTransaction describes, whatever follows it.
+	LeadingSetTransaction bool
+	// UndoThenRun is set when the text rolls back (ROLLBACK, ABORT,
+	// ROLLBACK TO [SAVEPOINT]) and then runs more statements: a binding
+	// made before the text may be undone before they run.
+	UndoThenRun bool
+	// LeavesTxOpen is set when a text of several statements opens a
+	// transaction (BEGIN, START TRANSACTION) and does not end it.
+	LeavesTxOpen bool
+	// CopyStdio is set when the text copies to or from the client (COPY …
+	// TO STDOUT / FROM STDIN), which needs the protocol's copy
+	// sub-protocol rather than a plain result.
+	CopyStdio bool
 	// Opaque is set when the text runs code the parser cannot see into
 	// (DO blocks, CALL): such code may change session state.
 	Opaque bool
@@ -117,17 +131,35 @@ func analyzeAt(sql, setting string, depth int) (*Analysis, error) {
 	}
 	a := &Analysis{Statements: len(tree.Stmts)}
 	c := checker{setting: setting, depth: depth, a: a}
-	for _, raw := range tree.Stmts {
+	open := false // the text's last transaction boundary opened one
+	for i, raw := range tree.Stmts {
 		root := raw.GetStmt()
 		if root == nil {
 			continue
 		}
 		c.root(root)
 		walk(root.ProtoReflect(), c.node)
+		if i == 0 {
+			a.LeadingSetTransaction = a.SetTransaction
+		}
+		if t := root.GetTransactionStmt(); t != nil {
+			switch t.Kind {
+			case pg_query.TransactionStmtKind_TRANS_STMT_BEGIN, pg_query.TransactionStmtKind_TRANS_STMT_START:
+				open = true
+			case pg_query.TransactionStmtKind_TRANS_STMT_COMMIT, pg_query.TransactionStmtKind_TRANS_STMT_PREPARE:
+				open = t.Chain // AND CHAIN opens the next one
+			case pg_query.TransactionStmtKind_TRANS_STMT_ROLLBACK:
+				open = t.Chain
+				a.UndoThenRun = a.UndoThenRun || i < len(tree.Stmts)-1
+			case pg_query.TransactionStmtKind_TRANS_STMT_ROLLBACK_TO:
+				a.UndoThenRun = a.UndoThenRun || i < len(tree.Stmts)-1
+			}
+		}
 	}
 	if a.Statements != 1 {
 		a.NoTxBlock = false
 		a.SetTransaction = false
+		a.LeavesTxOpen = open
 	}
 	return a, nil
 }
@@ -166,6 +198,8 @@ func (c *checker) root(n *pg_query.Node) {
 			pg_query.TransactionStmtKind_TRANS_STMT_ROLLBACK_PREPARED:
 			c.a.NoTxBlock = true
 		}
+	case *pg_query.Node_CopyStmt:
+		c.a.CopyStdio = s.CopyStmt.Filename == "" && !s.CopyStmt.IsProgram
 	case *pg_query.Node_DoStmt, *pg_query.Node_CallStmt:
 		c.a.Opaque = true
 	case *pg_query.Node_VacuumStmt:

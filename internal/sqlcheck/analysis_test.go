@@ -419,3 +419,44 @@ func tamperWrappings(sql string) []string {
 	}
 	return w
 }
+
+// TestTextShape covers what the driver needs to know about the order of
+// statements in a text: a leading SET TRANSACTION, a rollback followed by
+// more statements, a transaction left open, and COPY to or from the client.
+func TestTextShape(t *testing.T) {
+	type want struct{ leadingSetTx, undoThenRun, leavesTxOpen, copyStdio bool }
+	for _, tt := range []struct {
+		sql  string
+		want want
+	}{
+		{"SELECT 1; SELECT 2", want{}},
+		{"SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", want{leadingSetTx: true}},
+		{"SET TRANSACTION ISOLATION LEVEL SERIALIZABLE; SELECT 1", want{leadingSetTx: true}},
+		{"SELECT 1; SET TRANSACTION READ ONLY", want{}},
+		{"ROLLBACK TO SAVEPOINT s; INSERT INTO t VALUES (1)", want{undoThenRun: true}},
+		{"ROLLBACK; SELECT 1", want{undoThenRun: true}},
+		{"ABORT; SELECT 1", want{undoThenRun: true}},
+		{"SELECT 1; ROLLBACK TO s", want{}},
+		{"BEGIN; SELECT 1; ROLLBACK", want{}},
+		{"SELECT 1; COMMIT; SELECT 2", want{}},
+		{"BEGIN; INSERT INTO t VALUES (1)", want{leavesTxOpen: true}},
+		{"BEGIN; INSERT INTO t VALUES (1); COMMIT", want{}},
+		{"BEGIN; SELECT 1; COMMIT; BEGIN; SELECT 2; COMMIT", want{}},
+		{"SELECT 1; COMMIT AND CHAIN", want{leavesTxOpen: true}},
+		{"BEGIN", want{}}, // one statement: the driver runs it on its own
+		{"COPY t TO STDOUT", want{copyStdio: true}},
+		{"COPY t FROM STDIN", want{copyStdio: true}},
+		{"COPY (SELECT 1) TO STDOUT WITH (FORMAT csv)", want{copyStdio: true}},
+		{"COPY t TO '/tmp/x'", want{}},
+		{"COPY t TO PROGRAM 'cat'", want{}},
+	} {
+		a, err := analyze(tt.sql, "app.tenant_id")
+		if err != nil {
+			t.Fatalf("%q: %v", tt.sql, err)
+		}
+		got := want{a.LeadingSetTransaction, a.UndoThenRun, a.LeavesTxOpen, a.CopyStdio}
+		if got != tt.want {
+			t.Errorf("%q: %+v, want %+v", tt.sql, got, tt.want)
+		}
+	}
+}

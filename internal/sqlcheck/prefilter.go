@@ -34,6 +34,8 @@ func isTrigger(word string) bool {
 		"set", "reset", "set_config", "discard",
 		// code the parser cannot see into, and bodies it scans
 		"do", "call", "function", "procedure",
+		// COPY to or from the client takes another protocol path
+		"copy",
 		// transaction control
 		"begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release", "prepare",
 		// the driver's prepared statements (PREPARE is above)

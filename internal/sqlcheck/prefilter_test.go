@@ -71,6 +71,7 @@ var triggerWitnesses = map[string]string{
 	"call":       "CALL p()",
 	"function":   "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT pgxtenant_x()'",
 	"procedure":  "CREATE PROCEDURE p() LANGUAGE sql AS 'SELECT pgxtenant_x()'",
+	"copy":       "COPY t TO STDOUT",
 	"begin":      "BEGIN",
 	"start":      "START TRANSACTION",
 	"commit":     "COMMIT",

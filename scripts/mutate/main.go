@@ -39,8 +39,8 @@ var mutations = []mutation{
 	{
 		name: "transaction control as SQL allowed inside a Tx",
 		file: "driver/conn.go",
-		old:  "\t\tif a.TxBoundary {\n\t\t\treturn zero, ErrTxControl\n\t\t}",
-		new:  "",
+		old:  "\tcase c.tx != nil && a.TxBoundary:",
+		new:  "\tcase false:",
 		pkg:  "./driver", tests: "TestTxControlAsSQLRefused|TestRefusalsSendNothing",
 	},
 	{
@@ -88,8 +88,8 @@ var mutations = []mutation{
 	{
 		name: "session objects not cleared on tenant change",
 		file: "driver/objects.go",
-		old:  "return c.cfg.clearObjects && (o.dirty || o.owned && o.owner != b)",
-		new:  "_ = o\n\treturn false",
+		old:  "\treturn o.dirty || o.owned && o.owner != b",
+		new:  "\treturn false",
 		pkg:  "./driver", tests: "TestSessionObjects",
 	},
 	{
@@ -154,6 +154,55 @@ var mutations = []mutation{
 		old:  "\tif c.pgx != nil {\n\t\targs = append(",
 		new:  "\tif false {\n\t\targs = append(",
 		pkg:  "./driver", tests: "TestDriverStatementsUnreachable",
+	},
+	{
+		name: "session BeginTx inside the application's own transaction trusted",
+		file: "driver/conn.go",
+		old:  "\t\t\tc.sess = sessionState{known: !inTx, b: b}\n\t\t}\n\t\tc.ranFor(b, rq.clear, inTx)",
+		new:  "\t\t\tc.sess = sessionState{known: true, b: b}\n\t\t}\n\t\tc.ranFor(b, rq.clear, inTx)",
+		pkg:  "./driver", tests: "TestSessionBeginTxInsideUserTx",
+	},
+	{
+		name: "ROLLBACK [TO] followed by more statements in one text allowed",
+		file: "driver/conn.go",
+		old:  "\tcase a.UndoThenRun:",
+		new:  "\tcase false:",
+		pkg:  "./driver", tests: "TestTextsThatWouldUndoTheBinding",
+	},
+	{
+		name: "text leaving a transaction open wrapped in the driver's BEGIN … COMMIT",
+		file: "driver/conn.go",
+		old:  "\tcase a.LeavesTxOpen &&",
+		new:  "\tcase false &&",
+		pkg:  "./driver", tests: "TestTextsThatWouldUndoTheBinding",
+	},
+	{
+		name: "COPY to the client pipelined",
+		file: "driver/conn.go",
+		old:  " && !a.CopyStdio",
+		new:  "",
+		pkg:  "./driver", tests: "TestCopyToClient",
+	},
+	{
+		name: "stale cache_describe description kept",
+		file: "driver/pipeline.go",
+		old:  "\tif p.mode == pgx.QueryExecModeCacheDescribe && p.stmts != nil {",
+		new:  "\tif false {",
+		pkg:  "./driver", tests: "TestStaleDescription",
+	},
+	{
+		name: "parameter limit not checked before the pipeline (ErrBadConn)",
+		file: "driver/pipeline.go",
+		old:  "\tif len(args) > math.MaxUint16 {\n\t\treturn stmtMessage{}, fmt.Errorf(\"extended protocol limited to %v parameters\", math.MaxUint16)\n\t}\n\tif len(sd.ParamOIDs)",
+		new:  "\tif len(sd.ParamOIDs)",
+		pkg:  "./driver", tests: "TestTooManyParameters",
+	},
+	{
+		name: "objects cleared again inside the application's transaction",
+		file: "driver/objects.go",
+		old:  "\tif o.inTx && !c.inServerTx() {",
+		new:  "\tif o.inTx || c.inServerTx() {",
+		pkg:  "./driver", tests: "TestClearObjectsKeepsTheSameTenants",
 	},
 	{
 		name: "tx re-bound after opaque code removed",

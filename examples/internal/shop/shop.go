@@ -38,6 +38,8 @@ var Schema = []string{
 	`CREATE INDEX ON books (tenant_id, author_id)`,
 	`ALTER TABLE authors ENABLE ROW LEVEL SECURITY`,
 	`ALTER TABLE books ENABLE ROW LEVEL SECURITY`,
+	`ALTER TABLE authors FORCE ROW LEVEL SECURITY`,
+	`ALTER TABLE books FORCE ROW LEVEL SECURITY`,
 	`CREATE POLICY isolation ON authors USING (` + Policy + `) WITH CHECK (` + Policy + `)`,
 	`CREATE POLICY isolation ON books USING (` + Policy + `) WITH CHECK (` + Policy + `)`,
 }
