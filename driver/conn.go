@@ -286,8 +286,6 @@ func run[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, b binding, x
 		rq.setting, rq.value = c.cfg.setting, b.value()
 		return x.piped(ctx, p, rq)
 	}
-	direct := x.direct
-	x.direct = func(ctx context.Context) (T, error) { c.used(); return direct(ctx) }
 
 	if err := c.unbindable(a); err != nil {
 		return zero, err
@@ -297,7 +295,7 @@ func run[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, b binding, x
 			// SET TRANSACTION must precede every query of the
 			// transaction, the binding included: it runs first, and
 			// the tenant goes with the next statement.
-			res, err := x.direct(ctx)
+			res, err := direct(c, ctx, x)
 			c.afterTxStatement(a)
 			return res, err
 		}
@@ -313,7 +311,7 @@ func run[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, b binding, x
 			return zero, err
 		}
 		t.bound = true
-		res, err := x.direct(ctx)
+		res, err := direct(c, ctx, x)
 		c.afterTxStatement(a)
 		return res, err
 	}
@@ -323,7 +321,7 @@ func run[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, b binding, x
 		// block; BEGIN/COMMIT and SET TRANSACTION belong to the user's
 		// own transaction. None reads tenant rows, and in transaction
 		// scope RLS sees no tenant during them.
-		res, err := x.direct(ctx)
+		res, err := direct(c, ctx, x)
 		if c.cfg.scope == ScopeSession {
 			c.afterSessionStatement(a, err)
 		}
@@ -334,7 +332,7 @@ func run[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, b binding, x
 	clear := c.needClear(b)
 	inTx := c.inServerTx()
 	if session && c.sess.known && !inTx && c.sess.b == b && !clear {
-		res, err := x.direct(ctx)
+		res, err := direct(c, ctx, x)
 		c.afterSessionStatement(a, err)
 		return res, err
 	}
@@ -373,7 +371,7 @@ func run[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, b binding, x
 		if err := c.bindSession(ctx, b); err != nil {
 			return zero, err
 		}
-		res, err := x.direct(ctx)
+		res, err := direct(c, ctx, x)
 		c.afterSessionStatement(a, err)
 		return res, err
 	}
@@ -385,12 +383,12 @@ func run[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, b binding, x
 		if err := c.setConfig(ctx, setLocalSQL, b); err != nil {
 			return zero, err
 		}
-		return x.direct(ctx)
+		return direct(c, ctx, x)
 	}
 	if err := c.beginLocal(ctx, b); err != nil {
 		return zero, err
 	}
-	res, err := x.direct(ctx)
+	res, err := direct(c, ctx, x)
 	if err != nil {
 		c.endLocal(false)
 		return zero, err
@@ -439,12 +437,24 @@ func (c *Conn) afterTxStatement(a *sqlcheck.Analysis) {
 	}
 }
 
+// direct sends x's statement through pgx rather than the pipeline.
+func direct[T any](c *Conn, ctx context.Context, x exchange[T]) (T, error) {
+	c.used()
+	return x.direct(ctx)
+}
+
+// sqlState returns the SQLSTATE of a server error, "" for any other error.
+func sqlState(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
+
 // isServerError reports whether err came from the server (so the request
 // reached it), rather than from the client or the network.
-func isServerError(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe)
-}
+func isServerError(err error) bool { return sqlState(err) != "" }
 
 // admit decides, before anything is sent, whether a statement may run and
 // under which tenant.

@@ -426,8 +426,7 @@ func (p *pipeline) sendOnce(ctx context.Context, rq request, retried bool) (*sen
 	}
 	if rq.local {
 		if err := readSet(pl, rq.value); err != nil {
-			var pe *pgconn.PgError
-			if bound && errors.As(err, &pe) && pe.Code == "26000" && !retried {
+			if bound && sqlState(err) == "26000" && !retried {
 				// The unnamed statement was gone after all (something
 				// the driver did not see sent a simple query). The
 				// set failed, so the statement did not run: send

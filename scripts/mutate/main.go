@@ -144,8 +144,8 @@ var mutations = []mutation{
 	{
 		name: "no retry when the reused unnamed set statement is gone (pgx's idle ping)",
 		file: "driver/pipeline.go",
-		old:  `pe.Code == "26000" && !retried {`,
-		new:  `pe.Code == "26000" && false {`,
+		old:  `sqlState(err) == "26000" && !retried {`,
+		new:  `sqlState(err) == "26000" && false {`,
 		pkg:  "./driver", tests: "TestUnnamedSetAfterPing",
 	},
 	{
