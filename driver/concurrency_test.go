@@ -38,14 +38,21 @@ func isolationWorkload(t *testing.T, db, admin *sql.DB, goroutines, statements i
 	{
 		ctx := context.Background()
 		count := "SELECT count(*) FROM items"
-		var stmt *sql.Stmt
+		const (
+			stmtText   = "SELECT tenant_id FROM items WHERE val > $1"
+			insertText = "INSERT INTO events (tenant_id, note) VALUES ($1, $2)"
+		)
+		var stmt, insert *sql.Stmt
 		if withStmt {
 			var err error
-			stmt, err = db.PrepareContext(ctx, "SELECT tenant_id FROM items WHERE val > $1")
-			if err != nil {
+			if stmt, err = db.PrepareContext(ctx, stmtText); err != nil {
 				t.Fatal(err)
 			}
 			defer stmt.Close()
+			if insert, err = db.PrepareContext(ctx, insertText); err != nil {
+				t.Fatal(err)
+			}
+			defer insert.Close()
 		}
 
 		var inserted [numTenants]atomic.Int64
@@ -90,7 +97,11 @@ func isolationWorkload(t *testing.T, db, admin *sql.DB, goroutines, statements i
 				for s := 0; s < statements; s++ {
 					i := rnd.IntN(numTenants)
 					tctx := ctxFor(i)
-					switch rnd.IntN(8) {
+					kinds := 8
+					if withStmt {
+						kinds = 11
+					}
+					switch rnd.IntN(kinds) {
 					case 0: // DB.Query
 						rows, err := db.QueryContext(tctx, "SELECT tenant_id FROM items")
 						checkRows(rows, err, i, itemsOf(i))
@@ -143,12 +154,39 @@ func isolationWorkload(t *testing.T, db, admin *sql.DB, goroutines, statements i
 						conn.Close()
 					case 5: // prepared statement (else a plain query with arguments)
 						if stmt == nil {
-							rows, err := db.QueryContext(tctx, "SELECT tenant_id FROM items WHERE val > $1", 0)
+							rows, err := db.QueryContext(tctx, stmtText, 0)
 							checkRows(rows, err, i, itemsOf(i))
 							continue
 						}
 						rows, err := stmt.QueryContext(tctx, 0)
 						checkRows(rows, err, i, itemsOf(i))
+					case 8: // the prepared statement's text, as a plain call
+						rows, err := db.QueryContext(tctx, stmtText, 0)
+						checkRows(rows, err, i, itemsOf(i))
+					case 9: // prepared statements inside a transaction (tx.Stmt)
+						tx, err := db.BeginTx(tctx, nil)
+						if err != nil {
+							t.Error(err)
+							continue
+						}
+						rows, err := tx.StmtContext(tctx, stmt).QueryContext(tctx, 0)
+						checkRows(rows, err, i, itemsOf(i))
+						if _, err := tx.StmtContext(tctx, insert).ExecContext(tctx, tenantName(i), "tx.Stmt"); err != nil {
+							t.Error(err)
+							tx.Rollback()
+							continue
+						}
+						if err := tx.Commit(); err != nil {
+							t.Error(err)
+						} else {
+							inserted[i].Add(1)
+						}
+					case 10: // prepared insert
+						if _, err := insert.ExecContext(tctx, tenantName(i), "stmt"); err != nil {
+							t.Error(err)
+						} else {
+							inserted[i].Add(1)
+						}
 					case 6: // no tenant: nothing
 						rows, err := db.QueryContext(ctx, "SELECT tenant_id FROM items")
 						checkRows(rows, err, -1, 0)

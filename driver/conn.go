@@ -281,7 +281,7 @@ func run[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, b binding, x
 	if p == nil && a.Opaque {
 		p = c.opaquePipe
 	}
-	pipelinable := p != nil && a.Statements == 1 && !a.NoTxBlock && !a.TxControl && !a.SetTransaction && !a.CopyStdio
+	canPipe := p != nil && pipelinable(a)
 	piped := func(rq request) (T, *sent, error) {
 		rq.setting, rq.value = c.cfg.setting, b.value()
 		return x.piped(ctx, p, rq)
@@ -295,11 +295,11 @@ func run[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, b binding, x
 			// SET TRANSACTION must precede every query of the
 			// transaction, the binding included: it runs first, and
 			// the tenant goes with the next statement.
-			res, err := direct(c, ctx, x)
+			res, err := direct(c, ctx, a, x)
 			c.afterTxStatement(a)
 			return res, err
 		}
-		if pipelinable {
+		if canPipe {
 			res, s, err := piped(request{local: true})
 			if err != errNoPipeline {
 				t.bound = s != nil && (err == nil || isServerError(err))
@@ -311,7 +311,7 @@ func run[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, b binding, x
 			return zero, err
 		}
 		t.bound = true
-		res, err := direct(c, ctx, x)
+		res, err := direct(c, ctx, a, x)
 		c.afterTxStatement(a)
 		return res, err
 	}
@@ -321,7 +321,7 @@ func run[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, b binding, x
 		// block; BEGIN/COMMIT and SET TRANSACTION belong to the user's
 		// own transaction. None reads tenant rows, and in transaction
 		// scope RLS sees no tenant during them.
-		res, err := direct(c, ctx, x)
+		res, err := direct(c, ctx, a, x)
 		if c.cfg.scope == ScopeSession {
 			c.afterSessionStatement(a, err)
 		}
@@ -332,11 +332,11 @@ func run[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, b binding, x
 	clear := c.needClear(b)
 	inTx := c.inServerTx()
 	if session && c.sess.known && !inTx && c.sess.b == b && !clear {
-		res, err := direct(c, ctx, x)
+		res, err := direct(c, ctx, a, x)
 		c.afterSessionStatement(a, err)
 		return res, err
 	}
-	if pipelinable {
+	if canPipe {
 		// In transaction scope the local set and the statement run as one
 		// implicit transaction (or inside the user's own, until it ends).
 		// Session scope adds the committed session set ahead of them.
@@ -371,7 +371,7 @@ func run[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, b binding, x
 		if err := c.bindSession(ctx, b); err != nil {
 			return zero, err
 		}
-		res, err := direct(c, ctx, x)
+		res, err := direct(c, ctx, a, x)
 		c.afterSessionStatement(a, err)
 		return res, err
 	}
@@ -383,12 +383,12 @@ func run[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, b binding, x
 		if err := c.setConfig(ctx, setLocalSQL, b); err != nil {
 			return zero, err
 		}
-		return direct(c, ctx, x)
+		return direct(c, ctx, a, x)
 	}
 	if err := c.beginLocal(ctx, b); err != nil {
 		return zero, err
 	}
-	res, err := direct(c, ctx, x)
+	res, err := direct(c, ctx, a, x)
 	if err != nil {
 		c.endLocal(false)
 		return zero, err
@@ -437,10 +437,26 @@ func (c *Conn) afterTxStatement(a *sqlcheck.Analysis) {
 	}
 }
 
-// direct sends x's statement through pgx rather than the pipeline.
-func direct[T any](c *Conn, ctx context.Context, x exchange[T]) (T, error) {
+// direct sends x's statement without a binding. It goes through the
+// pipeline when the statement can, so that the driver keeps one statement
+// cache per connection (pgx's own would prepare the same text a second
+// time, and under a second name), and through pgx otherwise.
+func direct[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, x exchange[T]) (T, error) {
+	if c.pipe != nil && pipelinable(a) {
+		res, _, err := x.piped(ctx, c.pipe, request{})
+		if err != errNoPipeline {
+			return res, err
+		}
+	}
 	c.used()
 	return x.direct(ctx)
+}
+
+// pipelinable reports whether a text can travel in a pipeline: one
+// statement that may run in an implicit transaction and neither controls
+// transactions nor copies through the client.
+func pipelinable(a *sqlcheck.Analysis) bool {
+	return a.Statements == 1 && !a.NoTxBlock && !a.TxControl && !a.SetTransaction && !a.CopyStdio
 }
 
 // sqlState returns the SQLSTATE of a server error, "" for any other error.
@@ -499,6 +515,13 @@ func (c *Conn) ExecContext(ctx context.Context, query string, args []sqldriver.N
 	if err != nil {
 		return nil, err
 	}
+	return c.exec(ctx, a, b, query, args)
+}
+
+func (c *Conn) exec(ctx context.Context, a *sqlcheck.Analysis, b binding, query string, args []sqldriver.NamedValue) (sqldriver.Result, error) {
+	if err := c.checkArgs(args); err != nil {
+		return nil, err
+	}
 	return run(c, ctx, a, b, c.execExchange(call{query: query, args: args}, func(ctx context.Context) (sqldriver.Result, error) {
 		return c.execer.ExecContext(ctx, query, args)
 	}))
@@ -510,25 +533,86 @@ func (c *Conn) QueryContext(ctx context.Context, query string, args []sqldriver.
 	if err != nil {
 		return nil, err
 	}
+	return c.query(ctx, a, b, query, args)
+}
+
+func (c *Conn) query(ctx context.Context, a *sqlcheck.Analysis, b binding, query string, args []sqldriver.NamedValue) (sqldriver.Rows, error) {
+	if err := c.checkArgs(args); err != nil {
+		return nil, err
+	}
 	return run(c, ctx, a, b, c.queryExchange(call{query: query, args: args}, func(ctx context.Context) (sqldriver.Rows, error) {
 		return c.queryer.QueryContext(ctx, query, args)
 	}))
 }
 
-// PrepareContext checks query and prepares it. Preparing reads no rows, so it
-// needs no tenant (db.Prepare at startup is fine); the tenant is bound each
-// time the statement runs, from that call's context.
+// checkArgs refuses, behind a transaction pooler, a call that asks pgx for
+// its cache_statement mode: it would prepare a named statement that the
+// pooler's next transaction may not find.
+func (c *Conn) checkArgs(args []sqldriver.NamedValue) error {
+	if c.cfg.pooler != PoolerTransaction {
+		return nil
+	}
+	for _, nv := range args {
+		if m, ok := nv.Value.(pgx.QueryExecMode); ok && m == pgx.QueryExecModeCacheStatement {
+			return errors.New("pgx-tenant: pgx.QueryExecModeCacheStatement prepares a named statement, which tenant_pooler=transaction forbids; use QueryExecModeCacheDescribe or QueryExecModeExec")
+		}
+	}
+	return nil
+}
+
+// PrepareContext checks query and returns a statement that runs it. The
+// server parses and describes the text now, so a syntax error or an unknown
+// table is reported here, as with pgx stdlib; but no named statement is
+// prepared for the Stmt (see stmt). Preparing reads no rows, so it needs no
+// tenant (db.Prepare at startup is fine); the tenant is bound each time the
+// statement runs, from that call's context.
 func (c *Conn) PrepareContext(ctx context.Context, query string) (sqldriver.Stmt, error) {
 	a, err := c.analyze(query)
 	if err != nil {
 		return nil, err
 	}
-	c.used()
-	is, err := c.preparer.PrepareContext(ctx, query)
+	if c.pgx == nil {
+		c.used()
+		is, err := c.preparer.PrepareContext(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		return newInnerStmt(c, is, query, a)
+	}
+	if c.pgx.IsClosed() {
+		return nil, sqldriver.ErrBadConn
+	}
+	sd, err := c.describeText(ctx, query, a)
 	if err != nil {
 		return nil, err
 	}
-	return newStmt(c, is, query, a)
+	return &stmt{conn: c, query: query, a: a, numInput: len(sd.ParamOIDs)}, nil
+}
+
+// describeText has the server parse and describe query. Where the
+// connection caches statements for the pipeline, the description goes into
+// that cache (the statement's executions use it); otherwise it is parsed as
+// the unnamed statement, which keeps nothing on the server.
+func (c *Conn) describeText(ctx context.Context, query string, a *sqlcheck.Analysis) (*pgconn.StatementDescription, error) {
+	if p := c.pipe; p != nil && p.stmts != nil && pipelinable(a) {
+		if err := p.flushDeallocations(ctx); err != nil {
+			return nil, p.fail("", err)
+		}
+		sd, err := p.describe(ctx, query)
+		if err != nil {
+			return nil, p.fail(query, err)
+		}
+		return sd, nil
+	}
+	c.used()
+	sd, err := c.pgx.PgConn().Prepare(ctx, "", query, nil)
+	if err != nil {
+		if pgconn.SafeToRetry(err) {
+			return nil, sqldriver.ErrBadConn
+		}
+		return nil, err
+	}
+	return sd, nil
 }
 
 // Prepare is PrepareContext with a background context.

@@ -50,7 +50,23 @@ func NewConnector(config pgx.ConnConfig, opts ...Option) (*Connector, error) {
 		return nil, err
 	}
 	pin(config.RuntimeParams)
+	if cfg.pooler == PoolerTransaction {
+		unnamedOnly(&config)
+	}
 	return newConnector(stdlib.GetConnector(config, cfg.stdlib...), cfg), nil
+}
+
+// unnamedOnly configures pgx so that nothing it sends creates a named
+// prepared statement: its statement cache is disabled and cache_statement
+// mode runs as cache_describe (or exec, without a description cache).
+func unnamedOnly(config *pgx.ConnConfig) {
+	config.StatementCacheCapacity = 0
+	if config.DefaultQueryExecMode == pgx.QueryExecModeCacheStatement {
+		config.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
+		if config.DescriptionCacheCapacity <= 0 {
+			config.DefaultQueryExecMode = pgx.QueryExecModeExec
+		}
+	}
 }
 
 // newConnector wraps any connector; tests use it with fake drivers.
@@ -121,3 +137,6 @@ func (c *Connector) Setting() string { return c.cfg.setting }
 
 // Scope returns the binding scope.
 func (c *Connector) Scope() Scope { return c.cfg.scope }
+
+// Pooler returns what the connector was configured to run behind.
+func (c *Connector) Pooler() Pooler { return c.cfg.pooler }

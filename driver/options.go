@@ -79,6 +79,40 @@ func WithStatementCacheSize(n int) Option { return func(c *config) { c.cacheSize
 // same write as the binding; it costs server work on each tenant change.
 func WithClearObjects(clear bool) Option { return func(c *config) { c.clearObjects = clear } }
 
+// Pooler says what sits between the driver and PostgreSQL.
+type Pooler int
+
+const (
+	// PoolerNone: the driver talks to PostgreSQL, or to a pooler that keeps
+	// one server session per client connection (PgBouncer in session mode).
+	// Prepared statements live on the server, one per SQL text per
+	// connection.
+	PoolerNone Pooler = iota
+	// PoolerTransaction: a transaction pooler (PgBouncer, Supavisor, pgcat,
+	// RDS Proxy in transaction mode) may hand each transaction to another
+	// server session, so nothing named may outlive a transaction. Every
+	// statement, database/sql Stmts included, runs as an unnamed statement
+	// in the same round trip as its binding; pgx's cache_statement mode runs
+	// as cache_describe (descriptions cached on the client). It requires
+	// ScopeTransaction and no WithClearObjects: session state is the
+	// pooler's, not the driver's.
+	PoolerTransaction
+)
+
+func (p Pooler) String() string {
+	switch p {
+	case PoolerNone:
+		return "none"
+	case PoolerTransaction:
+		return "transaction"
+	}
+	return "Pooler(" + strconv.Itoa(int(p)) + ")"
+}
+
+// WithPooler says what sits between the driver and PostgreSQL (default
+// [PoolerNone]; DSN key tenant_pooler=none|transaction).
+func WithPooler(p Pooler) Option { return func(c *config) { c.pooler = p } }
+
 // WithLogger sets where the driver logs (default slog.Default(); nil logs
 // nothing). Today it
 // logs one warning per Connector when the connected role bypasses
@@ -90,6 +124,7 @@ type config struct {
 	logger       *slog.Logger
 	setting      string
 	scope        Scope
+	pooler       Pooler
 	required     bool
 	clearObjects bool
 	cacheSize    int
@@ -116,6 +151,17 @@ var dsnKeys = map[string]func(*config, string) error{
 			c.scope = ScopeSession
 		default:
 			return fmt.Errorf("must be transaction or session, not %q", v)
+		}
+		return nil
+	},
+	"tenant_pooler": func(c *config, v string) error {
+		switch strings.ToLower(v) {
+		case "none":
+			c.pooler = PoolerNone
+		case "transaction":
+			c.pooler = PoolerTransaction
+		default:
+			return fmt.Errorf("must be none or transaction, not %q", v)
 		}
 		return nil
 	},
@@ -211,6 +257,22 @@ func (c *config) validate(params map[string]string) error {
 	c.setting = strings.ToLower(c.setting) // PostgreSQL setting names are case-insensitive
 	if c.scope != ScopeTransaction && c.scope != ScopeSession {
 		return fmt.Errorf("pgx-tenant: unknown scope %v", c.scope)
+	}
+	switch c.pooler {
+	case PoolerNone:
+	case PoolerTransaction:
+		// Behind a transaction pooler the next statement may run on a
+		// server session another client used last: a session-level
+		// tenant, or the clearing of a session's objects, would describe
+		// a session the driver no longer holds.
+		if c.scope != ScopeTransaction {
+			return fmt.Errorf("pgx-tenant: tenant_pooler=transaction requires tenant_scope=transaction: behind a transaction pooler a session-level tenant would stay on a server session other clients use next")
+		}
+		if c.clearObjects {
+			return fmt.Errorf("pgx-tenant: tenant_pooler=transaction cannot clear session objects (tenant_clear_objects): the pooler, not the driver, decides which session a statement runs on")
+		}
+	default:
+		return fmt.Errorf("pgx-tenant: unknown pooler %v", c.pooler)
 	}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)

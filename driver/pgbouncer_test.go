@@ -6,25 +6,25 @@ import (
 	"github.com/pgx-tenant/pgx-tenant/internal/pgtest"
 )
 
-// TestPgBouncerTransactionScope runs the concurrency isolation workload
-// through PgBouncer in transaction pooling mode, where consecutive
-// transactions of one client land on different server connections.
-//
-// PgBouncer before 1.21 cannot route named prepared statements, so pgx
-// must not use them: default_query_exec_mode=exec or cache_describe (both
-// pipelined), and no db.Prepare.
+// TestPgBouncerTransactionScope runs the concurrency isolation workload,
+// database/sql prepared statements included (db.Prepare, tx.Stmt, and plain
+// calls sharing a prepared statement's text), through PgBouncer 1.18 in
+// transaction pooling mode, where consecutive transactions of one client
+// land on different server connections and named prepared statements
+// cannot be routed. With tenant_pooler=transaction every exec mode works:
+// pgx's default cache_statement runs as cache_describe.
 func TestPgBouncerTransactionScope(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long")
 	}
-	for _, mode := range []string{"exec", "cache_describe"} {
+	for _, mode := range []string{"exec", "cache_describe", "cache_statement", "simple_protocol"} {
 		t.Run(mode, func(t *testing.T) {
 			d := schema(t)
 			bouncer := pgtest.NewPgBouncer(t, d, 3)
 			t.Logf("%s", bouncer.Version)
-			db := openDSN(t, withKeys(bouncer.AppDSN, "tenant_scope=transaction", "default_query_exec_mode="+mode))
+			db := openDSN(t, withKeys(bouncer.AppDSN, "tenant_pooler=transaction", "default_query_exec_mode="+mode))
 			db.SetMaxOpenConns(8) // more clients than the 3 server connections
-			isolationWorkload(t, db, openAdmin(t, d), 32, 300, false)
+			isolationWorkload(t, db, openAdmin(t, d), 32, 300, true)
 		})
 	}
 }

@@ -82,10 +82,9 @@ func newPipelineMode(c *pgx.Conn, mode pgx.QueryExecMode) *pipeline {
 
 // call is one statement to pipeline.
 type call struct {
-	query    string
-	args     []sqldriver.NamedValue
-	prepared bool // from a driver Stmt: pgx stdlib prepared it under its own text
-	rows     bool // a Query, not an Exec
+	query string
+	args  []sqldriver.NamedValue
+	rows  bool // a Query, not an Exec
 }
 
 // stdlibResultFormats mirrors pgx stdlib: binary only for the types
@@ -130,11 +129,7 @@ func (p *pipeline) arguments(ctx context.Context, query string, nv []sqldriver.N
 // describe returns the statement description pgx would use for query, from
 // the connection's cache or by preparing it (one round trip, first use only,
 // exactly like pgx's own statement cache).
-func (p *pipeline) describe(ctx context.Context, cl call, query string) (*pgconn.StatementDescription, error) {
-	if cl.prepared {
-		// database/sql Stmt: pgx stdlib prepared it named by its text.
-		return p.pgx.Prepare(ctx, query, query)
-	}
+func (p *pipeline) describe(ctx context.Context, query string) (*pgconn.StatementDescription, error) {
 	if p.stmts == nil {
 		return nil, nil
 	}
@@ -147,7 +142,13 @@ func (p *pipeline) describe(ctx context.Context, cl call, query string) (*pgconn
 		// Prepared below pgx, so that pgx's lookup of query texts among
 		// prepared statement names (it runs a text equal to a name as
 		// that statement) cannot reach it from SQL.
-		sd, err = p.pgx.PgConn().Prepare(ctx, statementName(query), query, nil)
+		name := statementName(query)
+		sd, err = p.pgx.PgConn().Prepare(ctx, name, query, nil)
+		var pe *pgconn.PrepareError
+		if errors.As(err, &pe) && pe.ParseComplete {
+			// The describe failed after the server kept the statement.
+			p.pending = append(p.pending, name)
+		}
 	} else {
 		sd, err = p.pgx.PgConn().Prepare(ctx, "", query, nil)
 	}
@@ -192,11 +193,6 @@ func (p *pipeline) forget(query string, err error) {
 		if sd := p.stmts.remove(query); sd != nil && p.mode == pgx.QueryExecModeCacheStatement {
 			p.pending = append(p.pending, sd.Name)
 		}
-	}
-	if query != "" {
-		// A database/sql Stmt's statement, prepared by pgx stdlib under its
-		// text; deallocating a name that does not exist is harmless.
-		p.pending = append(p.pending, query)
 	}
 }
 
@@ -331,8 +327,8 @@ func (p *pipeline) sendOnce(ctx context.Context, rq request, retried bool) (*sen
 		if query, args, err = p.arguments(ctx, rq.stmt.query, rq.stmt.args); err != nil {
 			return nil, err
 		}
-		if rq.stmt.rows || len(args) > 0 || rq.stmt.prepared {
-			if sd, err = p.describe(ctx, *rq.stmt, query); err != nil {
+		if rq.stmt.rows || len(args) > 0 {
+			if sd, err = p.describe(ctx, query); err != nil {
 				return nil, p.fail(query, err)
 			}
 		}

@@ -305,6 +305,17 @@ func TestRoundTrips(t *testing.T) {
 			},
 			"Exec noargs": func() error { _, err := db.ExecContext(next(), "UPDATE items SET val = val WHERE id = 1"); return err },
 			"Stmt":        func() error { return stmt.QueryRowContext(next(), 0).Scan(&c) },
+			"Tx Stmt": func() error {
+				ctx := next()
+				tx, err := db.BeginTx(ctx, nil)
+				if err != nil {
+					return err
+				}
+				if err := tx.StmtContext(ctx, stmt).QueryRowContext(ctx, 0).Scan(&c); err != nil {
+					return err
+				}
+				return tx.Commit()
+			},
 			"Tx of 2": func() error {
 				ctx := next()
 				tx, err := db.BeginTx(ctx, nil)
@@ -324,11 +335,15 @@ func TestRoundTrips(t *testing.T) {
 	cases := []struct {
 		scope, tenants string
 		ctxOf          func(i int) context.Context
+		pooler         string
 	}{
-		{"transaction", "same", func(int) context.Context { return ctxFor(1) }},
-		{"transaction", "changing", func(i int) context.Context { return ctxFor(i % numTenants) }},
-		{"session", "same", func(int) context.Context { return ctxFor(1) }},
-		{"session", "changing", func(i int) context.Context { return ctxFor(i % numTenants) }},
+		{"transaction", "same", func(int) context.Context { return ctxFor(1) }, "none"},
+		{"transaction", "changing", func(i int) context.Context { return ctxFor(i % numTenants) }, "none"},
+		{"session", "same", func(int) context.Context { return ctxFor(1) }, "none"},
+		{"session", "changing", func(i int) context.Context { return ctxFor(i % numTenants) }, "none"},
+		// Behind a transaction pooler: no named statements, and still no
+		// round trip for the binding.
+		{"transaction", "changing", func(i int) context.Context { return ctxFor(i % numTenants) }, "transaction"},
 	}
 	modes := []struct {
 		mode  string
@@ -351,16 +366,16 @@ func TestRoundTrips(t *testing.T) {
 				base[name] = p.measure(t, f)
 			}
 			for _, c := range cases {
-				db := open(t, "pgx-tenant", mode, "tenant_scope="+c.scope)
+				db := open(t, "pgx-tenant", mode, "tenant_scope="+c.scope, "tenant_pooler="+c.pooler)
 				for name, f := range workloads(t, db, c.ctxOf) {
 					got := p.measure(t, f)
-					t.Logf("%-11s %-8s %-11s %.1f round trips (pgx stdlib %.1f)", c.scope, c.tenants, name, got, base[name])
+					t.Logf("%-11s %-8s pooler=%-11s %-11s %.1f round trips (pgx stdlib %.1f)", c.scope, c.tenants, c.pooler, name, got, base[name])
 					if got < base[name] {
 						t.Logf("%s scope, %s tenant, %s: fewer round trips than pgx stdlib", c.scope, c.tenants, name)
 					}
 					if got > base[name]+m.extra {
-						t.Errorf("%s scope, %s tenant, %s: %.1f round trips, pgx stdlib %.1f, allowed %.0f more",
-							c.scope, c.tenants, name, got, base[name], m.extra)
+						t.Errorf("%s scope, %s tenant, pooler %s, %s: %.1f round trips, pgx stdlib %.1f, allowed %.0f more",
+							c.scope, c.tenants, c.pooler, name, got, base[name], m.extra)
 					}
 				}
 			}

@@ -8,16 +8,30 @@ import (
 	"github.com/pgx-tenant/pgx-tenant/internal/sqlcheck"
 )
 
-// stmt is a prepared statement. pgx's own Stmt would run through the
-// unwrapped connection, so every execution comes back through the Conn's
-// binding here.
+// stmt is a database/sql prepared statement. On a pgx connection it holds
+// its text, its analysis and its parameter count, not a server-side
+// statement of its own: each execution runs exactly as a call with the
+// same text would (Conn.ExecContext/QueryContext), bound to the tenant of
+// that execution's context. So preparing a statement never changes how
+// other calls with the same text run on the connection, the connection
+// keeps one server-side statement per text (in the driver's statement
+// cache, cache_statement mode) and, behind a transaction pooler, nothing
+// named at all.
+//
+// pgx stdlib's own Stmt would run through the unwrapped connection, and
+// prepares a statement that pgx then runs in place of any call whose text
+// equals its name.
 type stmt struct {
-	conn    *Conn
+	conn     *Conn
+	query    string
+	a        *sqlcheck.Analysis
+	numInput int
+
+	// inner is the wrapped driver's statement when the connection is not a
+	// pgx one (the tests' fake drivers); nil otherwise.
 	inner   sqldriver.Stmt
 	execer  sqldriver.StmtExecContext
 	queryer sqldriver.StmtQueryContext
-	a       *sqlcheck.Analysis
-	query   string
 }
 
 var (
@@ -26,8 +40,9 @@ var (
 	_ sqldriver.StmtQueryContext = (*stmt)(nil)
 )
 
-func newStmt(c *Conn, is sqldriver.Stmt, query string, a *sqlcheck.Analysis) (*stmt, error) {
-	s := &stmt{conn: c, inner: is, query: query, a: a}
+// newInnerStmt wraps the statement of a connection that is not a pgx one.
+func newInnerStmt(c *Conn, is sqldriver.Stmt, query string, a *sqlcheck.Analysis) (*stmt, error) {
+	s := &stmt{conn: c, inner: is, query: query, a: a, numInput: is.NumInput()}
 	var ok1, ok2 bool
 	s.execer, ok1 = is.(sqldriver.StmtExecContext)
 	s.queryer, ok2 = is.(sqldriver.StmtQueryContext)
@@ -38,13 +53,38 @@ func newStmt(c *Conn, is sqldriver.Stmt, query string, a *sqlcheck.Analysis) (*s
 	return s, nil
 }
 
-func (s *stmt) Close() error  { return s.inner.Close() }
-func (s *stmt) NumInput() int { return s.inner.NumInput() }
+// Close releases the statement. On a pgx connection there is nothing on
+// the server to release: a cached server-side statement for the text
+// belongs to the connection's statement cache.
+func (s *stmt) Close() error {
+	if s.inner != nil {
+		return s.inner.Close()
+	}
+	return nil
+}
 
-// Exec and Query are the pre-context methods database/sql no longer calls
-// when the context ones exist; they behave as pgx's do.
-func (s *stmt) Exec(args []sqldriver.Value) (sqldriver.Result, error) { return s.inner.Exec(args) }
-func (s *stmt) Query(args []sqldriver.Value) (sqldriver.Rows, error)  { return s.inner.Query(args) }
+// NumInput is the number of parameters the server found in the text, so
+// database/sql checks the argument count before anything is sent (as with
+// pgx stdlib).
+func (s *stmt) NumInput() int { return s.numInput }
+
+// Exec and Query are the pre-context methods, which database/sql no longer
+// calls when the context ones exist.
+func (s *stmt) Exec(args []sqldriver.Value) (sqldriver.Result, error) {
+	return s.ExecContext(context.Background(), namedValues(args))
+}
+
+func (s *stmt) Query(args []sqldriver.Value) (sqldriver.Rows, error) {
+	return s.QueryContext(context.Background(), namedValues(args))
+}
+
+func namedValues(args []sqldriver.Value) []sqldriver.NamedValue {
+	nv := make([]sqldriver.NamedValue, len(args))
+	for i, v := range args {
+		nv[i] = sqldriver.NamedValue{Ordinal: i + 1, Value: v}
+	}
+	return nv
+}
 
 // ExecContext runs the statement under the tenant of ctx, which may differ
 // from the context it was prepared with.
@@ -53,8 +93,10 @@ func (s *stmt) ExecContext(ctx context.Context, args []sqldriver.NamedValue) (sq
 	if err != nil {
 		return nil, err
 	}
-	cl := call{query: s.query, args: args, prepared: true}
-	return run(s.conn, ctx, s.a, b, s.conn.execExchange(cl, func(ctx context.Context) (sqldriver.Result, error) {
+	if s.inner == nil {
+		return s.conn.exec(ctx, s.a, b, s.query, args)
+	}
+	return run(s.conn, ctx, s.a, b, s.conn.execExchange(call{query: s.query, args: args}, func(ctx context.Context) (sqldriver.Result, error) {
 		return s.execer.ExecContext(ctx, args)
 	}))
 }
@@ -65,8 +107,10 @@ func (s *stmt) QueryContext(ctx context.Context, args []sqldriver.NamedValue) (s
 	if err != nil {
 		return nil, err
 	}
-	cl := call{query: s.query, args: args, prepared: true}
-	return run(s.conn, ctx, s.a, b, s.conn.queryExchange(cl, func(ctx context.Context) (sqldriver.Rows, error) {
+	if s.inner == nil {
+		return s.conn.query(ctx, s.a, b, s.query, args)
+	}
+	return run(s.conn, ctx, s.a, b, s.conn.queryExchange(call{query: s.query, args: args}, func(ctx context.Context) (sqldriver.Rows, error) {
 		return s.queryer.QueryContext(ctx, args)
 	}))
 }

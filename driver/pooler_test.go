@@ -1,0 +1,241 @@
+package driver_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// everyPath runs, on one connection, each way database/sql can send a
+// statement — Exec, Query, QueryRow, NamedArgs, a DO block, a prepared
+// statement, a transaction with tx.Stmt, and plain calls sharing the
+// prepared statement's text — for two tenants, checking the rows.
+func everyPath(t *testing.T, conn *sql.Conn, texts ...string) {
+	t.Helper()
+	if len(texts) == 0 {
+		texts = []string{"SELECT tenant_id FROM items WHERE val > $1"}
+	}
+	for round := 0; round < 2; round++ {
+		for _, i := range []int{2, 5} {
+			ctx := ctxFor(i)
+			for _, text := range texts {
+				wantOnly(t, tenantsSeen(t, conn, ctx, text, 0), i, itemsOf(i))
+				stmt, err := conn.PrepareContext(ctx, text)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantOnly(t, tenantsSeen(t, stmtQuerier{stmt}, ctx, "", 0), i, itemsOf(i))
+				wantOnly(t, tenantsSeen(t, conn, ctx, text, 0), i, itemsOf(i))
+
+				tx, err := conn.BeginTx(ctx, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantOnly(t, tenantsSeen(t, tx, ctx, text, 0), i, itemsOf(i))
+				wantOnly(t, tenantsSeen(t, stmtQuerier{tx.StmtContext(ctx, stmt)}, ctx, "", 0), i, itemsOf(i))
+				wantOnly(t, tenantsSeen(t, tx, ctx, text, 0), i, itemsOf(i))
+				if err := tx.Commit(); err != nil {
+					t.Fatal(err)
+				}
+				stmt.Close()
+			}
+			var n int
+			if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM items WHERE val >= @min", pgx.NamedArgs{"min": 1}).Scan(&n); err != nil {
+				t.Fatal(err)
+			} else if n != itemsOf(i) {
+				t.Fatalf("tenant %d: NamedArgs count %d", i, n)
+			}
+			if _, err := conn.ExecContext(ctx, "UPDATE items SET val = val WHERE id = $1", 1); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := conn.ExecContext(ctx, "DO $$ BEGIN PERFORM count(*) FROM items; END $$"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// serverStatements returns the named prepared statements of conn's server
+// session, by name.
+func serverStatements(t *testing.T, conn *sql.Conn) map[string]string {
+	t.Helper()
+	rows, err := conn.QueryContext(context.Background(), "SELECT name, statement FROM pg_prepared_statements WHERE NOT from_sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	got := map[string]string{}
+	for rows.Next() {
+		var name, text string
+		if err := rows.Scan(&name, &text); err != nil {
+			t.Fatal(err)
+		}
+		got[name] = text
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// TestPoolerNoNamedStatements checks that with tenant_pooler=transaction no
+// path leaves a named statement on the server session — the thing a
+// transaction pooler cannot carry to the next transaction — in every exec
+// mode, pgx's default cache_statement included.
+func TestPoolerNoNamedStatements(t *testing.T) {
+	d := schema(t)
+	for _, mode := range execModes {
+		t.Run(mode, func(t *testing.T) {
+			db := openApp(t, d, "tenant_pooler=transaction", "default_query_exec_mode="+mode)
+			conn, err := db.Conn(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			everyPath(t, conn)
+			if got := serverStatements(t, conn); len(got) != 0 {
+				t.Fatalf("named statements on the session: %v", got)
+			}
+		})
+	}
+}
+
+// TestOneStatementPerText checks that, without a pooler, the connection
+// keeps at most one server-side statement per text whatever path sent it
+// (the pipeline, the paths that need no binding, database/sql Stmts, tx.Stmt),
+// and that the cache stays within statement_cache_capacity.
+func TestOneStatementPerText(t *testing.T) {
+	d := schema(t)
+	texts := []string{
+		"SELECT tenant_id FROM items WHERE val > $1",
+		"SELECT tenant_id FROM items WHERE val > $1 ORDER BY id",
+		"SELECT tenant_id FROM items WHERE val > $1 ORDER BY id DESC",
+	}
+	forEachScope(t, func(t *testing.T, scope string) {
+		t.Run("every text cached once", func(t *testing.T) {
+			db := openApp(t, d, "tenant_scope="+scope, "default_query_exec_mode=cache_statement")
+			conn, err := db.Conn(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			everyPath(t, conn, texts...)
+			got := serverStatements(t, conn)
+			perText := map[string]int{}
+			for name, text := range got {
+				perText[text]++
+				if !strings.HasPrefix(name, "pgxtenant_") {
+					t.Errorf("statement %s (%q) is not the driver's", name, text)
+				}
+			}
+			for _, text := range texts {
+				if perText[text] != 1 {
+					t.Errorf("%d server-side statements for %q, want 1 (all: %v)", perText[text], text, got)
+				}
+			}
+		})
+		t.Run("bounded", func(t *testing.T) {
+			const capacity = 4
+			db := openApp(t, d, "tenant_scope="+scope, "default_query_exec_mode=cache_statement", "statement_cache_capacity=4")
+			conn, err := db.Conn(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			for k := 0; k < 3*capacity; k++ {
+				text := "SELECT tenant_id FROM items WHERE val > $1 AND " + strings.Repeat("true AND ", k) + "true"
+				everyPath(t, conn, text)
+			}
+			// The query reading pg_prepared_statements is cached too, and the
+			// last eviction is deallocated with the next statement.
+			if got := serverStatements(t, conn); len(got) > capacity+1 {
+				t.Fatalf("%d server-side statements, capacity %d: %v", len(got), capacity, got)
+			}
+		})
+	})
+}
+
+// TestPrepareLeavesOtherCallsAlone checks that preparing a statement does
+// not change how plain calls with the same text run on the connection: two
+// connections run the same sequence, one having prepared the text, across a
+// schema change that invalidates cached plans, and must see the same
+// results. (pgx stdlib routes a call whose text equals a prepared
+// statement's to that statement, whose plan the change made stale.)
+func TestPrepareLeavesOtherCallsAlone(t *testing.T) {
+	forEachConfig(t, func(t *testing.T, cfg testConfig) {
+		d := schema(t)
+		db := openApp(t, d, cfg.keys()...)
+		const text = "SELECT * FROM items WHERE val > $1"
+		ctx := ctxFor(3)
+		run := func(conn *sql.Conn) string {
+			rows, err := conn.QueryContext(ctx, text, 0)
+			if err != nil {
+				return "error"
+			}
+			defer rows.Close()
+			cols, _ := rows.Columns()
+			n := 0
+			for rows.Next() {
+				n++
+			}
+			if rows.Err() != nil {
+				return "error"
+			}
+			return fmt.Sprintf("%s rows=%d", strings.Join(cols, ","), n)
+		}
+		var conns [2]*sql.Conn
+		for k := range conns {
+			c, err := db.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			conns[k] = c
+		}
+		stmt, err := conns[1].PrepareContext(ctx, text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stmt.Close()
+		var before, after [2]string
+		for k, c := range conns {
+			before[k] = run(c)
+		}
+		if err := d.ExecOwner(context.Background(), "ALTER TABLE items ADD COLUMN extra int"); err != nil {
+			t.Fatal(err)
+		}
+		for k, c := range conns {
+			after[k] = run(c)
+		}
+		if before != [2]string{before[0], before[0]} || after != [2]string{after[0], after[0]} {
+			t.Fatalf("with and without a prepared statement of the text: before %q, after the schema change %q", before, after)
+		}
+		if !strings.Contains(after[0], "extra") && after[0] != "error" {
+			t.Fatalf("after the schema change: %q", after[0])
+		}
+	})
+}
+
+// TestPoolerRefusesCacheStatementArg checks that a call asking pgx for its
+// cache_statement mode is refused behind a transaction pooler before
+// anything is sent, and the connection stays usable.
+func TestPoolerRefusesCacheStatementArg(t *testing.T) {
+	d := schema(t)
+	db := openApp(t, d, "tenant_pooler=transaction", "default_query_exec_mode=exec")
+	db.SetMaxOpenConns(1)
+	ctx := ctxFor(1)
+	_, err := db.ExecContext(ctx, "INSERT INTO events (tenant_id) VALUES ($1)", pgx.QueryExecModeCacheStatement, tenantName(1))
+	if err == nil || !strings.Contains(err.Error(), "tenant_pooler=transaction forbids") {
+		t.Fatalf("err = %v", err)
+	}
+	if n := countEvents(t, openAdmin(t, d))[tenantName(1)]; n != 0 {
+		t.Fatalf("%d events inserted by a refused call", n)
+	}
+	if _, err := db.ExecContext(ctx, "INSERT INTO events (tenant_id) VALUES ($1)", pgx.QueryExecModeExec, tenantName(1)); err != nil {
+		t.Fatal(err)
+	}
+}
