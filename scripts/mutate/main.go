@@ -74,8 +74,8 @@ var mutations = []mutation{
 	{
 		name: "pipeline's statements registered with pgx (reachable by name from SQL)",
 		file: "driver/pipeline.go",
-		old:  "sd, err = p.pgx.PgConn().Prepare(ctx, statementName(query), query, nil)",
-		new:  "sd, err = p.pgx.Prepare(ctx, statementName(query), query)",
+		old:  "sd, err = p.pgx.PgConn().Prepare(ctx, name, query, nil)",
+		new:  "sd, err = p.pgx.Prepare(ctx, name, query)",
 		pkg:  "./driver", tests: "TestDriverStatementsUnreachable",
 	},
 	{
@@ -211,11 +211,53 @@ var mutations = []mutation{
 		new:  "\tif false {\n\t\tc.tx.bound = false",
 		pkg:  "./driver", tests: "TestOpaqueInTxRebinds",
 	},
+	{
+		name: "tenant_pooler=transaction leaves pgx's statement cache and cache_statement mode on",
+		file: "driver/connector.go",
+		old:  "\t\tunnamedOnly(&config)\n",
+		new:  "\n",
+		pkg:  "./driver", tests: "TestPoolerNoNamedStatements|TestPgBouncerTransactionScope",
+	},
+	{
+		name: "session scope allowed behind a transaction pooler",
+		file: "driver/options.go",
+		old:  "\t\tif c.scope != ScopeTransaction {",
+		new:  "\t\tif false {",
+		pkg:  "./driver", tests: "TestDSNKeys|TestPoolerOptions",
+	},
+	{
+		name: "per-call cache_statement mode allowed behind a transaction pooler",
+		file: "driver/conn.go",
+		old:  "\tif c.cfg.pooler != PoolerTransaction {\n\t\treturn nil",
+		new:  "\tif true {\n\t\treturn nil",
+		pkg:  "./driver", tests: "TestPoolerRefusesCacheStatementArg",
+	},
+	{
+		name: "statements that need no binding go through pgx (its own statement cache)",
+		file: "driver/conn.go",
+		old:  "\tif c.pipe != nil && pipelinable(a) {\n\t\tres, _, err := x.piped(ctx, c.pipe, request{})",
+		new:  "\tif false {\n\t\tres, _, err := x.piped(ctx, c.pipe, request{})",
+		pkg:  "./driver", tests: "TestOneStatementPerText",
+	},
+	{
+		name: "database/sql Stmts prepared by pgx stdlib (named after their text)",
+		file: "driver/conn.go",
+		old:  "\tif c.pgx == nil {\n\t\tc.used()\n\t\tis, err := c.preparer.PrepareContext(ctx, query)",
+		new:  "\tif true {\n\t\tc.used()\n\t\tis, err := c.preparer.PrepareContext(ctx, query)",
+		pkg:  "./driver", tests: "TestPrepareLeavesOtherCallsAlone|TestPgBouncerTransactionScope|TestOneStatementPerText",
+	},
 }
 
 func main() {
 	only := flag.String("run", "", "run only mutations whose name contains this")
+	staleOnly := flag.Bool("stale", false, "only check that every mutation's snippet is still in its file")
 	flag.Parse()
+	if *staleOnly {
+		if err := checkSnippets("."); err != nil {
+			fatal(err)
+		}
+		return
+	}
 	root, err := os.Getwd()
 	if err != nil {
 		fatal(err)
@@ -242,6 +284,25 @@ func main() {
 		fmt.Printf("%d mutation(s) not caught\n", survived)
 		os.Exit(1)
 	}
+}
+
+// checkSnippets reports the mutations whose snippet is not found exactly
+// once in its file under root.
+func checkSnippets(root string) error {
+	var stale []string
+	for _, m := range mutations {
+		src, err := os.ReadFile(filepath.Join(root, m.file))
+		if err != nil {
+			return err
+		}
+		if n := strings.Count(string(src), m.old); n != 1 {
+			stale = append(stale, fmt.Sprintf("%s: snippet found %d times in %s", m.name, n, m.file))
+		}
+	}
+	if len(stale) > 0 {
+		return fmt.Errorf("stale mutations:\n%s", strings.Join(stale, "\n"))
+	}
+	return nil
 }
 
 // try applies m to a copy of the repository at root and reports whether
