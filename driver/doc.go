@@ -31,6 +31,7 @@
 //	tenant_scope          transaction | session                      default transaction
 //	tenant_required       true: no tenant in ctx is an error         default false
 //	tenant_clear_objects  true: clear session objects on tenant change  default false
+//	tenant_pooler         none | transaction (behind a transaction pooler)  default none
 //
 // The driver pins standard_conforming_strings=on and client_encoding=UTF8
 // as startup parameters (they decide how the server reads SQL text and
@@ -86,6 +87,27 @@
 // with pgx options (QueryExecMode, QueryResultFormats,
 // QueryResultFormatsByOID), and connections in the simple_protocol or
 // describe_exec exec modes.
+//
+// # Prepared statements and poolers
+//
+// A database/sql prepared statement (db.Prepare, tx.Stmt, sqlx Preparex,
+// GORM PrepareStmt, sqlc's prepared mode) is checked and described by the
+// server when it is prepared, so syntax errors and unknown tables are
+// reported then; but the driver keeps no server-side statement for it: each
+// execution runs exactly as a call with the same text would. Preparing a
+// text therefore never changes how other calls with that text run, and a
+// connection holds at most one server-side prepared statement per text —
+// in cache_statement mode, in the driver's statement cache, bounded by
+// statement_cache_capacity.
+//
+// Behind a transaction pooler (PgBouncer, Supavisor, pgcat, RDS Proxy in
+// transaction mode) set tenant_pooler=transaction (or [WithPooler]): no
+// named statement is ever prepared, pgx's cache_statement mode runs as
+// cache_describe (descriptions cached on the client, statements unnamed,
+// still one round trip with the binding), and the combinations that cannot
+// be safe there are refused at open: session scope and clearing session
+// objects. A call that passes pgx.QueryExecModeCacheStatement as an
+// argument is refused before anything is sent.
 //
 // A statement whose context has no tenant runs with the setting cleared, so
 // policies written as in the README match no rows and refuse writes; with
