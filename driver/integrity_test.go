@@ -253,7 +253,7 @@ func TestProcedureThatRollsBack(t *testing.T) {
 	})
 }
 
-// TestFailedStatementForgetsNothingItShouldNot: a pipelined query that fails
+// TestFailedStatementAfterRows: a pipelined query that fails
 // after returning a row must leave the connection binding the next tenant
 // correctly.
 func TestFailedStatementAfterRows(t *testing.T) {
@@ -579,6 +579,39 @@ func TestOpaqueInTxRebinds(t *testing.T) {
 			tx.Rollback()
 		}
 	})
+}
+
+// TestOpaqueInSessionRebinds: in session scope a connection remembers which
+// tenant the server holds and skips the binding while the tenant stays the
+// same; a procedure or DO block may change the session-level setting through
+// code the driver cannot read, so after one the next statement is bound
+// again, even for the same tenant.
+func TestOpaqueInSessionRebinds(t *testing.T) {
+	d := schema(t)
+	err := d.ExecOwner(context.Background(),
+		`CREATE PROCEDURE switch_session_tenant(v text) LANGUAGE plpgsql AS $$
+		BEGIN PERFORM set_config('app.' || 'tenant_id', v, false); END $$`,
+		`GRANT EXECUTE ON PROCEDURE switch_session_tenant(text) TO `+d.AppRole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range execModes {
+		t.Run(mode, func(t *testing.T) {
+			db := openApp(t, d, "tenant_scope=session", "default_query_exec_mode="+mode)
+			conn, err := db.Conn(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			for _, opaque := range []string{"CALL switch_session_tenant('t09')", "DO $$ BEGIN CALL switch_session_tenant('t09'); END $$"} {
+				wantOnly(t, tenantsSeen(t, conn, ctxFor(4), "SELECT tenant_id FROM items"), 4, itemsOf(4))
+				if _, err := conn.ExecContext(ctxFor(4), opaque); err != nil {
+					t.Fatalf("%s: %v", opaque, err)
+				}
+				wantOnly(t, tenantsSeen(t, conn, ctxFor(4), "SELECT tenant_id FROM items"), 4, itemsOf(4))
+			}
+		})
+	}
 }
 
 // TestUnnamedSetAfterPing: the local set reuses the unnamed statement it

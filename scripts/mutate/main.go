@@ -212,6 +212,13 @@ var mutations = []mutation{
 		pkg:  "./driver", tests: "TestOpaqueInTxRebinds",
 	},
 	{
+		name: "session scope keeps trusting its binding after opaque code",
+		file: "driver/conn.go",
+		old:  "\tif err != nil || a.Opaque || a.TxControl || c.inServerTx() {\n\t\tc.sess.known = false",
+		new:  "\tif err != nil || a.TxControl || c.inServerTx() {\n\t\tc.sess.known = false",
+		pkg:  "./driver", tests: "TestOpaqueInSessionRebinds",
+	},
+	{
 		name: "tenant_pooler=transaction leaves pgx's statement cache and cache_statement mode on",
 		file: "driver/connector.go",
 		old:  "\t\tunnamedOnly(&config)\n",
@@ -327,7 +334,9 @@ func try(root string, m mutation) (bool, error) {
 	if err := os.WriteFile(path, []byte(strings.Replace(string(src), m.old, m.new, 1)), 0o644); err != nil {
 		return false, err
 	}
-	cmd := exec.Command("go", "test", "-count=1", "-run", m.tests, m.pkg)
+	// A mutant may deadlock a test (a Fatal while a Tx holds the only
+	// connection); a timeout is a failure, so it counts as caught, sooner.
+	cmd := exec.Command("go", "test", "-count=1", "-timeout", "3m", "-run", m.tests, m.pkg)
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err == nil {
