@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/pgx-tenant/pgx-tenant/internal/pgtest"
@@ -13,12 +14,12 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 var shared *pgtest.Database
 
-func db(b *testing.B) *pgtest.Database {
-	b.Helper()
+func db(tb testing.TB) *pgtest.Database {
+	tb.Helper()
 	if shared == nil {
-		d, err := fixture(context.Background(), pgtest.Shared(b))
+		d, err := fixture(context.Background(), pgtest.Shared(tb))
 		if err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 		shared = d
 	}
@@ -121,12 +122,32 @@ func TestReportSmoke(t *testing.T) {
 	}
 	pgtest.Shared(t) // skip or fail like every database test
 	dir := t.TempDir()
-	if err := run(40, 1, dir); err != nil {
+	if err := run(40, 1, "", dir); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"report.md", "report.png"} {
 		if st, err := os.Stat(dir + "/" + f); err != nil || st.Size() == 0 {
 			t.Fatalf("%s not written: %v", f, err)
+		}
+	}
+}
+
+// TestMemorySmoke runs the memory mode on a few texts: it must work through
+// the driver's public API, and every path must leave named statements.
+func TestMemorySmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs PostgreSQL")
+	}
+	md, err := memory(context.Background(), db(t), 3, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(md, "error:") {
+		t.Fatalf("a connection failed:\n%s", md)
+	}
+	for _, want := range []string{"pgx-tenant, transaction scope | after 3 texts", "pgx-tenant, session scope | after 3 texts"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("no row %q in:\n%s", want, md)
 		}
 	}
 }

@@ -7,28 +7,30 @@ import (
 	"image/draw"
 	"image/png"
 	"os"
+	"strings"
 
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
 )
 
-// chart draws, per workload and shape, one bar per method: its median
-// latency as a ratio to the baseline, with the 1.0× line marked.
-func chart(path string, groups []group) error {
+// chart draws, per table, one bar per method but baseline A: the median
+// of its per-round ratios to baseline A, a whisker over the middle half of
+// the rounds (first to third quartile), and the 1.0× line. Baseline B's bar is the noise floor.
+func chart(path string, tables []*table) error {
 	const (
 		width     = 1000
-		labelW    = 330
+		labelW    = 400
 		barH      = 14
 		gap       = 4
 		headerH   = 24
 		groupGap  = 14
 		maxRatio  = 4.0
-		plotWidth = width - labelW - 80
+		plotWidth = width - labelW - 90
 	)
 	height := 40
-	for _, g := range groups {
-		height += headerH + len(g.cells)*(barH+gap) + groupGap
+	for _, t := range tables {
+		height += headerH + (len(t.rows)-1)*(barH+gap) + groupGap
 	}
 	img := image.NewRGBA(image.Rect(0, 0, width, height))
 	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
@@ -45,29 +47,38 @@ func chart(path string, groups []group) error {
 	hand := color.RGBA{0xc6, 0x28, 0x28, 0xff}
 	base := color.RGBA{0x55, 0x55, 0x55, 0xff}
 
-	text(10, 20, fmt.Sprintf("median latency relative to pgx stdlib without binding (1.0x line; bars capped at %.0fx)", maxRatio), black)
+	text(10, 20, fmt.Sprintf("ratio to baseline A (pgx stdlib), paired per round: median bar, quartile whisker; capped at %.0fx", maxRatio), black)
 	y := 40
 	x0 := labelW
 	scale := float64(plotWidth) / maxRatio
-	for _, g := range groups {
-		text(10, y+16, g.title, black)
+	px := func(ratio float64) int { return x0 + int(min(ratio, maxRatio)*scale) }
+	for _, t := range tables {
+		what := "median latency, lower is better"
+		if t.stat == throughput {
+			what = "throughput, higher is better"
+		}
+		text(10, y+16, t.title+" ("+what+")", black)
 		y += headerH
 		top := y
-		for _, c := range g.cells {
+		for _, r := range t.rows[1:] {
 			col := hand
 			switch {
-			case c == g.cells[0]:
-				col = base
-			case len(c.method) > 10 && c.method[:10] == "pgx-tenant":
+			case strings.HasPrefix(r.method, "pgx-tenant"):
 				col = ours
+			case strings.HasPrefix(r.method, "baseline") || strings.HasPrefix(r.method, "pgx stdlib"):
+				col = base
 			}
-			text(10, y+11, c.method, black)
-			w := int(min(c.medRatio, maxRatio) * scale)
-			fill(image.Rect(x0, y, x0+w, y+barH), col)
-			text(x0+w+6, y+11, fmt.Sprintf("%.2fx", c.medRatio), black)
+			name := r.method
+			if len(name) > 56 {
+				name = name[:53] + "..."
+			}
+			text(10, y+11, name, black)
+			fill(image.Rect(x0, y, px(r.vsA.med), y+barH), col)
+			fill(image.Rect(px(r.vsA.q1), y+barH/2, px(r.vsA.q3)+1, y+barH/2+1), black)
+			text(max(px(r.vsA.med), px(r.vsA.q3))+6, y+11, fmt.Sprintf("%.2fx", r.vsA.med), black)
 			y += barH + gap
 		}
-		one := x0 + int(scale)
+		one := px(1)
 		fill(image.Rect(one, top-2, one+1, y), grey)
 		y += groupGap
 	}

@@ -3,12 +3,21 @@
 // default database, and reports ratios (these machines are shared and noisy,
 // so absolute times mean little).
 //
-//	go run ./bench                 # writes bench/out/report.md and report.png
-//	go run ./bench -ops 5000 -rounds 5
+//	go run ./bench                          # writes bench/out/report.md and report.png
+//	go run ./bench -rounds 10 -only "point select"   # a quicker run
+//	go run ./bench -out bench/results       # the committed report
+//	go run ./bench -memory                  # prepared statements and server memory per connection
 //
 // Workloads: a point select, a small insert, a 3-statement transaction; each
-// at 1 goroutine over 1 connection and 64 goroutines over 8 connections.
-// Methods are interleaved round by round so drift hits all alike.
+// at 1 goroutine over 1 connection (latency) and 64 goroutines over 8
+// connections (throughput).
+//
+// Method: every method runs on a *sql.DB (or pgxpool) of its own, so no two
+// share a connection; two of them are identical plain-stdlib baselines, A
+// and B. Each round runs every method once, the order rotated every round,
+// and each ratio is the median over rounds of the ratio of a method's
+// statistic to a baseline's in the same round. The baselines' ratio to each
+// other is printed under every table as its noise floor.
 //
 // The go test benchmarks in this directory measure the same methods one at a
 // time: go test ./bench -run '^$' -bench .
@@ -22,7 +31,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -37,33 +45,39 @@ import (
 // quickly, and short chunks measure start-up more than steady state.
 type shape struct{ goroutines, conns, scale int }
 
-var shapes = []shape{{1, 1, 1}, {64, 8, 5}}
+var shapes = []shape{{1, 1, 1}, {64, 8, 10}}
 
-// cell is the measurement of one method on one workload and shape.
-type cell struct {
-	method           string
-	lat              []time.Duration
-	wall             time.Duration
-	ops              int
-	mallocs          uint64
-	stmts            int // statements per operation
-	median, p99      time.Duration
-	throughput       float64 // operations per second
-	allocsPerStmt    float64
-	medRatio, tRatio float64
+func (s shape) String() string {
+	plural := func(n int, what string) string {
+		if n == 1 {
+			return fmt.Sprintf("1 %s", what)
+		}
+		return fmt.Sprintf("%d %ss", n, what)
+	}
+	return plural(s.goroutines, "goroutine") + " / " + plural(s.conns, "connection")
 }
 
 func main() {
-	ops := flag.Int("ops", 1000, "operations per method, workload, shape and round")
-	rounds := flag.Int("rounds", 6, "rounds (methods are interleaved within each)")
-	out := flag.String("out", filepath.Join("bench", "out"), "directory for report.md and report.png")
+	ops := flag.Int("ops", 100, "operations per method and round (×10 at 64 goroutines)")
+	rounds := flag.Int("rounds", 40, "rounds; every method runs once per round, the order rotated")
+	out := flag.String("out", filepath.Join("bench", "out"), "directory to write to (bench/out is scratch; -out bench/results writes the committed report)")
+	memory := flag.Bool("memory", false, "instead of the report: server-side prepared statements and backend memory of one connection per scope")
+	texts := flag.Int("texts", 600, "with -memory: distinct query texts")
+	only := flag.String("only", "", "run only the tables whose title contains this (e.g. \"point select, 1 goroutine\")")
+	keys := flag.String("keys", "", "with -memory: more DSN keys for the pgx-tenant connections (e.g. tenant_pooler=transaction)")
 	flag.Parse()
-	if err := run(*ops, *rounds, *out); err != nil {
+	var err error
+	if *memory {
+		err = runMemory(*texts, *keys, *out)
+	} else {
+		err = run(*ops, *rounds, *only, *out)
+	}
+	if err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ops, rounds int, out string) error {
+func run(ops, rounds int, only, out string) error {
 	ctx := context.Background()
 	srv, err := pgtest.Start(ctx)
 	if err != nil {
@@ -75,34 +89,41 @@ func run(ops, rounds int, out string) error {
 		return err
 	}
 	defer d.Drop(context.Background())
-	fmt.Printf("PostgreSQL (%s), %d ops × %d rounds per cell, GOMAXPROCS=%d\n", srv.Source, ops, rounds, runtime.GOMAXPROCS(0))
+	fmt.Printf("PostgreSQL (%s), %d ops × %d rounds per method and table, GOMAXPROCS=%d\n", srv.Source, ops, rounds, runtime.GOMAXPROCS(0))
 
 	var report strings.Builder
-	fmt.Fprintf(&report, "# pgx-tenant benchmark\n\n%s, GOMAXPROCS=%d, PostgreSQL on loopback (%s).\n",
+	fmt.Fprintf(&report, "# pgx-tenant benchmark\n\n%s, GOMAXPROCS=%d, PostgreSQL on loopback (%s).\n\n",
 		time.Now().UTC().Format("2006-01-02"), runtime.GOMAXPROCS(0), srv.Source)
-	fmt.Fprintf(&report, "%d operations × %d interleaved rounds per cell. Ratios are to pgx stdlib with no binding, measured in the same run.\n\n", ops, rounds)
+	fmt.Fprintf(&report, "Every method runs on a *sql.DB (or pgxpool) of its own — 1 connection, or a pool of 8 at 64 goroutines — "+
+		"warmed up first. Baselines A and B are identical: plain pgx stdlib, the tenant fixed at connection start-up (nothing bound per statement). "+
+		"Each of %d rounds runs every method once for %d operations (×10 at 64 goroutines), the order rotated every round; "+
+		"a ratio is the median over rounds of the ratio to a baseline in the same round, with the quartiles and the lowest and highest. "+
+		"The baselines' ratio to each other, under each table, is the noise floor: read differences within it as none.\n\n", rounds, ops)
 
-	var groups []group
+	var tables []*table
 	for _, w := range workloads {
 		for _, s := range shapes {
-			cells, err := measure(ctx, d, w, s, ops, rounds)
+			title := fmt.Sprintf("%s, %s", w.name, s)
+			if !strings.Contains(title, only) {
+				continue
+			}
+			t, err := measure(ctx, d, title, w, s, methods, ops, rounds)
 			if err != nil {
-				return fmt.Errorf("%s, %d/%d: %w", w.name, s.goroutines, s.conns, err)
+				return fmt.Errorf("%s: %w", title, err)
 			}
-			g := group{title: fmt.Sprintf("%s, %d goroutine(s) / %d conn(s)", w.name, s.goroutines, s.conns), cells: cells}
-			groups = append(groups, g)
-			table(&report, g)
-			fmt.Print(g.title + "\n")
-			for _, c := range cells {
-				fmt.Printf("  %-42s median %.2fx  p99 %8v  throughput %.2fx\n", c.method, c.medRatio, c.p99.Round(time.Microsecond), c.tRatio)
-			}
+			tables = append(tables, t)
+			t.markdown(&report)
+			t.print()
 		}
 	}
-	clearing, err := clearObjectsCost(ctx, d, ops, rounds)
+	clearing, err := clearObjectsTables(ctx, d, ops, rounds, only)
 	if err != nil {
 		return err
 	}
-	report.WriteString(clearing)
+	for _, t := range clearing {
+		t.markdown(&report)
+		t.print()
+	}
 	scan, hit, cold := analysisCost()
 	fmt.Fprintf(&report, "## Statement analysis (tamper check; guard and rewrite will share it)\n\n"+
 		"| | time |\n|---|---|\n| word scan, no parse needed | %v |\n| cache hit | %v |\n| cold parse (cache miss) | %v |\n",
@@ -115,75 +136,11 @@ func run(ops, rounds int, out string) error {
 	if err := os.WriteFile(filepath.Join(out, "report.md"), []byte(report.String()), 0o644); err != nil {
 		return err
 	}
-	if err := chart(filepath.Join(out, "report.png"), groups); err != nil {
+	if err := chart(filepath.Join(out, "report.png"), tables); err != nil {
 		return err
 	}
 	fmt.Printf("wrote %s and %s\n", filepath.Join(out, "report.md"), filepath.Join(out, "report.png"))
 	return nil
-}
-
-type group struct {
-	title string
-	cells []*cell
-}
-
-func table(b *strings.Builder, g group) {
-	fmt.Fprintf(b, "## %s\n\n| method | median | p99 | median ratio | throughput ratio | allocs/stmt |\n|---|---:|---:|---:|---:|---:|\n", g.title)
-	for _, c := range g.cells {
-		fmt.Fprintf(b, "| %s | %v | %v | %.2f× | %.2f× | %.0f |\n", c.method,
-			c.median.Round(time.Microsecond), c.p99.Round(time.Microsecond), c.medRatio, c.tRatio, c.allocsPerStmt)
-	}
-	b.WriteString("\n")
-}
-
-func measure(ctx context.Context, d *pgtest.Database, w workload, s shape, ops, rounds int) ([]*cell, error) {
-	runners := make([]runner, len(methods))
-	cells := make([]*cell, len(methods))
-	for i, m := range methods {
-		r, err := m.open(ctx, d, s.conns)
-		if err != nil {
-			return nil, err
-		}
-		defer r.close()
-		runners[i] = r
-		cells[i] = &cell{method: m.name, stmts: 1}
-		if w.name == "3-statement tx" {
-			cells[i].stmts = 3
-		}
-		if _, err := chunk(ctx, r, m, w, s, ops/4); err != nil { // warm up: connections, statement caches
-			return nil, fmt.Errorf("%s: %w", m.name, err)
-		}
-	}
-	for round := 0; round < rounds; round++ {
-		for k := range methods {
-			i := (k + round) % len(methods) // rotate who goes first
-			var before, after runtime.MemStats
-			runtime.ReadMemStats(&before)
-			res, err := chunk(ctx, runners[i], methods[i], w, s, ops*s.scale)
-			runtime.ReadMemStats(&after)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", methods[i].name, err)
-			}
-			c := cells[i]
-			c.lat = append(c.lat, res.lat...)
-			c.wall += res.wall
-			c.ops += len(res.lat)
-			c.mallocs += after.Mallocs - before.Mallocs
-		}
-	}
-	for _, c := range cells {
-		slices.Sort(c.lat)
-		c.median = c.lat[len(c.lat)/2]
-		c.p99 = c.lat[len(c.lat)*99/100]
-		c.throughput = float64(c.ops) / c.wall.Seconds()
-		c.allocsPerStmt = float64(c.mallocs) / float64(c.ops*c.stmts)
-	}
-	base := cells[0]
-	for _, c := range cells {
-		c.medRatio = float64(c.median) / float64(base.median)
-		c.tRatio = c.throughput / base.throughput
-	}
-	return cells, nil
 }
 
 type chunkResult struct {

@@ -65,8 +65,9 @@ func fixture(ctx context.Context, srv *pgtest.Server) (*pgtest.Database, error) 
 
 // workload is one unit of application work for tenant i; n varies the row.
 type workload struct {
-	name string
-	run  func(ctx context.Context, q querier, i, n int) error
+	name  string
+	stmts int // statements per operation
+	run   func(ctx context.Context, q querier, i, n int) error
 	// pool runs the same work on a pgxpool (whose API is not database/sql).
 	pool func(ctx context.Context, p *pgxpool.Pool, i, n int) error
 }
@@ -116,17 +117,86 @@ type txBeginner interface {
 	BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)
 }
 
+// inTx runs f in a transaction of q's: its own when q is one already (the
+// method opened it), else a new one committed when f succeeds.
+func inTx(ctx context.Context, q querier, f func(querier) error) error {
+	var tx *sql.Tx
+	var tq querier
+	var err error
+	switch q := q.(type) {
+	case *sql.Tx:
+		return f(q)
+	case stmtQuerier:
+		tx, err = q.db.BeginTx(ctx, nil)
+		tq = stmtQuerier{stmts: q.stmts, tx: tx}
+	case txBeginner:
+		tx, err = q.BeginTx(ctx, nil)
+		tq = tx
+	default:
+		return fmt.Errorf("%T cannot begin a transaction", q)
+	}
+	if err != nil {
+		return err
+	}
+	if err := f(tq); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// stmtQuerier runs the workloads' texts as database/sql prepared
+// statements: the DB's (prepared once, re-prepared by database/sql on each
+// connection that needs them) or, in a transaction, tx.StmtContext of them.
+type stmtQuerier struct {
+	db    *sql.DB
+	stmts map[string]*sql.Stmt
+	tx    *sql.Tx // nil outside a transaction
+}
+
+func (q stmtQuerier) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	s, ok := q.stmts[query]
+	if !ok {
+		return nil, fmt.Errorf("not prepared: %s", query)
+	}
+	if q.tx != nil {
+		return q.tx.StmtContext(ctx, s), nil // closed with the transaction
+	}
+	return s, nil
+}
+
+func (q stmtQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	s, err := q.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return s.ExecContext(ctx, args...)
+}
+
+func (q stmtQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	s, err := q.stmt(ctx, query)
+	if err != nil {
+		panic(err) // a workload text missing from workloadTexts: a bug here
+	}
+	return s.QueryRowContext(ctx, args...)
+}
+
+// workloadTexts are every text the workloads send, prepared by the Stmt methods.
+var workloadTexts = []string{pointSQL, insertSQL, countSQL, updateSQL}
+
 var workloads = []workload{
 	{
-		name: "point select",
-		run:  point,
+		name:  "point select",
+		stmts: 1,
+		run:   point,
 		pool: func(ctx context.Context, p *pgxpool.Pool, i, n int) error {
 			var v int
 			return p.QueryRow(ctx, pointSQL, rowID(i, n)).Scan(&v)
 		},
 	},
 	{
-		name: "small insert",
+		name:  "small insert",
+		stmts: 1,
 		run: func(ctx context.Context, q querier, i, n int) error {
 			_, err := q.ExecContext(ctx, insertSQL, tenantID(i))
 			return err
@@ -137,20 +207,10 @@ var workloads = []workload{
 		},
 	},
 	{
-		name: "3-statement tx",
+		name:  "3-statement tx",
+		stmts: 3,
 		run: func(ctx context.Context, q querier, i, n int) error {
-			if tx, ok := q.(*sql.Tx); ok { // already in the method's transaction
-				return three(ctx, tx, i, n)
-			}
-			tx, err := q.(txBeginner).BeginTx(ctx, nil)
-			if err != nil {
-				return err
-			}
-			if err := three(ctx, tx, i, n); err != nil {
-				tx.Rollback()
-				return err
-			}
-			return tx.Commit()
+			return inTx(ctx, q, func(q querier) error { return three(ctx, q, i, n) })
 		},
 		pool: func(ctx context.Context, p *pgxpool.Pool, i, n int) error {
 			return pgx.BeginFunc(ctx, p, func(tx pgx.Tx) error {
@@ -175,7 +235,12 @@ type method struct {
 	// sameTenant: every operation is for tenant 3; otherwise the tenant
 	// changes with every operation.
 	sameTenant bool
-	open       func(ctx context.Context, d *pgtest.Database, conns int) (runner, error)
+	// ref names another method of the same table this one is also
+	// compared with, paired per round ("" for none): pgx-tenant's prepared
+	// Stmts against pgx stdlib's, clearing session objects against the
+	// same scope without it.
+	ref  string
+	open func(ctx context.Context, d *pgtest.Database, conns int) (runner, error)
 }
 
 // runner runs workload w for tenant i.
@@ -220,19 +285,86 @@ func tenantCtx(ctx context.Context, db *sql.DB, i int, f func(context.Context, q
 	return f(tenant.NewContext(ctx, tenantID(i)), db)
 }
 
+// plainCtx runs f on the DB with the context as it is (pgx stdlib).
+func plainCtx(ctx context.Context, db *sql.DB, _ int, f func(context.Context, querier) error) error {
+	return f(ctx, db)
+}
+
+// baseline is plain pgx stdlib at the physical limit: the same role and
+// policy, the tenant fixed at connection start-up, nothing per statement.
+// Every table measures two of them, identical but on connections of their
+// own: each ratio is reported against both, and their ratio to each other
+// is the table's noise floor.
+func baseline(name string) method {
+	return method{name: name, sameTenant: true, open: sqlMethod("pgx", "app.tenant_id=t3", plainCtx)}
+}
+
+// The names of the methods other methods refer to.
+const (
+	nameBaselineA  = "baseline A: pgx stdlib (no binding)"
+	nameBaselineB  = "baseline B: pgx stdlib (no binding)"
+	nameStdlibStmt = "pgx stdlib, prepared Stmt (no binding)"
+)
+
+// stmtMethod prepares the workloads' texts once with db.PrepareContext and
+// runs every operation through those Stmts (tx.StmtContext in
+// transactions), the tenant in the context when withTenant.
+func stmtMethod(driverName, keys string, withTenant bool) func(context.Context, *pgtest.Database, int) (runner, error) {
+	return func(ctx context.Context, d *pgtest.Database, conns int) (runner, error) {
+		db, err := openSQL(driverName, d.AppDSN+" "+keys, conns)
+		if err != nil {
+			return nil, err
+		}
+		stmts := make(map[string]*sql.Stmt, len(workloadTexts))
+		for _, q := range workloadTexts {
+			s, err := db.PrepareContext(ctx, q) // no tenant needed to prepare
+			if err != nil {
+				db.Close()
+				return nil, err
+			}
+			stmts[q] = s
+		}
+		return stmtRunner{q: stmtQuerier{db: db, stmts: stmts}, withTenant: withTenant}, nil
+	}
+}
+
+type stmtRunner struct {
+	q          stmtQuerier
+	withTenant bool
+}
+
+func (r stmtRunner) run(ctx context.Context, w workload, i, n int) error {
+	if r.withTenant {
+		ctx = tenant.NewContext(ctx, tenantID(i))
+	}
+	return w.run(ctx, r.q, i, n)
+}
+
+func (r stmtRunner) close() {
+	for _, s := range r.q.stmts {
+		s.Close()
+	}
+	r.q.db.Close()
+}
+
+// methods are the variants of the report's main tables. The first two are
+// the baselines (A and B); a method's ref names another of the list.
 var methods = []method{
-	{
-		// The physical limit: the same role and policy, the tenant fixed at
-		// connection start-up, nothing per statement.
-		name: "pgx stdlib (no binding)", sameTenant: true,
-		open: sqlMethod("pgx", "app.tenant_id=t3", func(ctx context.Context, db *sql.DB, _ int, f func(context.Context, querier) error) error {
-			return f(ctx, db)
-		}),
-	},
+	baseline(nameBaselineA),
+	baseline(nameBaselineB),
 	{name: "pgx-tenant transaction, tenant changes", open: sqlMethod("pgx-tenant", "tenant_scope=transaction", tenantCtx)},
 	{name: "pgx-tenant transaction, same tenant", sameTenant: true, open: sqlMethod("pgx-tenant", "tenant_scope=transaction", tenantCtx)},
 	{name: "pgx-tenant session, same tenant", sameTenant: true, open: sqlMethod("pgx-tenant", "tenant_scope=session", tenantCtx)},
 	{name: "pgx-tenant session, tenant changes", open: sqlMethod("pgx-tenant", "tenant_scope=session", tenantCtx)},
+	{name: nameStdlibStmt, sameTenant: true, open: stmtMethod("pgx", "app.tenant_id=t3", false)},
+	{
+		name: "pgx-tenant transaction, prepared Stmt, tenant changes", ref: nameStdlibStmt,
+		open: stmtMethod("pgx-tenant", "tenant_scope=transaction", true),
+	},
+	{
+		name: "pgx-tenant session, prepared Stmt, same tenant", sameTenant: true, ref: nameStdlibStmt,
+		open: stmtMethod("pgx-tenant", "tenant_scope=session", true),
+	},
 	{
 		// By hand: check out a connection, set the tenant for the session,
 		// run the work, return the connection.
