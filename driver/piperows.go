@@ -74,16 +74,8 @@ func (r *pipeRows) Columns() []string {
 }
 
 func (r *pipeRows) Next(dest []sqldriver.Value) error {
-	switch {
-	case r.closed:
-		return io.EOF
-	case r.preloaded:
-		r.preloaded = false
-	case !r.rr.NextRow():
-		if err := r.finish(); err != nil {
-			return err
-		}
-		return io.EOF
+	if err := r.advance(); err != nil {
+		return err
 	}
 	for i, raw := range r.rr.Values() {
 		if raw == nil {
@@ -95,6 +87,23 @@ func (r *pipeRows) Next(dest []sqldriver.Value) error {
 			return fmt.Errorf("convert field %d failed: %w", i, err)
 		}
 		dest[i] = v
+	}
+	return nil
+}
+
+// advance makes the next row current: the preloaded one first. At the end
+// it finishes the rows, and returns their error in place of io.EOF.
+func (r *pipeRows) advance() error {
+	switch {
+	case r.closed:
+		return io.EOF
+	case r.preloaded:
+		r.preloaded = false
+	case !r.rr.NextRow():
+		if err := r.finish(); err != nil {
+			return err
+		}
+		return io.EOF
 	}
 	return nil
 }

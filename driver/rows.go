@@ -15,6 +15,10 @@ type txRows struct {
 	inner  sqldriver.Rows
 	failed bool // an error was seen: roll back instead of commit
 	done   bool
+
+	// row is the current row when database/sql scans column by column
+	// (Go 1.27) and inner cannot: see rows_go127.go.
+	row []sqldriver.Value
 }
 
 var (
@@ -33,8 +37,11 @@ func (r *txRows) Columns() []string { return r.inner.Columns() }
 
 // Next returns the commit's error in place of io.EOF, so a failed commit
 // reaches rows.Err() instead of being lost.
-func (r *txRows) Next(dest []sqldriver.Value) error {
-	err := r.inner.Next(dest)
+func (r *txRows) Next(dest []sqldriver.Value) error { return r.advanced(r.inner.Next(dest)) }
+
+// advanced turns what inner answered to a move to the next row (Next, or
+// NextRow) into txRows' answer, ending the transaction at the end.
+func (r *txRows) advanced(err error) error {
 	if err == nil {
 		return nil
 	}
