@@ -3,11 +3,13 @@ package driver_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // everyPath runs, on one connection, each way database/sql can send a
@@ -238,4 +240,52 @@ func TestPoolerRefusesCacheStatementArg(t *testing.T) {
 	if _, err := db.ExecContext(ctx, "INSERT INTO events (tenant_id) VALUES ($1)", pgx.QueryExecModeExec, tenantName(1)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestPrepareReportsErrors checks that db.Prepare reports what the server
+// finds wrong with a text — a syntax error, an unknown table — when it is
+// prepared, with or without a pooler and whether or not the connection
+// caches statements, and that a good text prepares without a tenant.
+func TestPrepareReportsErrors(t *testing.T) {
+	d := schema(t)
+	for _, pooler := range []string{"none", "transaction"} {
+		for _, mode := range execModes {
+			t.Run(pooler+"/"+mode, func(t *testing.T) {
+				db := openApp(t, d, "tenant_pooler="+pooler, "default_query_exec_mode="+mode)
+				for text, code := range map[string]string{
+					"SELEC tenant_id FROM items":                "42601",
+					"SELECT tenant_id FROM no_such_table":       "42P01",
+					"SELECT no_such_column FROM items":          "42703",
+					"INSERT INTO events (tenant_id) VALUES ($1)": "",
+				} {
+					stmt, err := db.PrepareContext(context.Background(), text)
+					if got := sqlStateOf(err); got != code {
+						t.Errorf("%s: prepare error %v, want SQLSTATE %q", text, err, code)
+					}
+					if err == nil {
+						if _, err := stmt.ExecContext(ctxFor(2), tenantName(9)); !isRLSViolation(err) {
+							t.Errorf("%s: insert of another tenant's row: %v, want an RLS refusal", text, err)
+						}
+						if _, err := stmt.ExecContext(ctxFor(2), tenantName(2)); err != nil {
+							t.Errorf("%s: %v", text, err)
+						}
+						stmt.Close()
+					}
+				}
+			})
+		}
+	}
+}
+
+// sqlStateOf returns the SQLSTATE of a server error, "" for nil or any
+// other error.
+func sqlStateOf(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	if err != nil {
+		return "not a server error: " + err.Error()
+	}
+	return ""
 }
