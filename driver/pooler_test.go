@@ -253,9 +253,9 @@ func TestPrepareReportsErrors(t *testing.T) {
 			t.Run(pooler+"/"+mode, func(t *testing.T) {
 				db := openApp(t, d, "tenant_pooler="+pooler, "default_query_exec_mode="+mode)
 				for text, code := range map[string]string{
-					"SELEC tenant_id FROM items":                "42601",
-					"SELECT tenant_id FROM no_such_table":       "42P01",
-					"SELECT no_such_column FROM items":          "42703",
+					"SELEC tenant_id FROM items":                 "42601",
+					"SELECT tenant_id FROM no_such_table":        "42P01",
+					"SELECT no_such_column FROM items":           "42703",
 					"INSERT INTO events (tenant_id) VALUES ($1)": "",
 				} {
 					stmt, err := db.PrepareContext(context.Background(), text)
