@@ -270,6 +270,10 @@ type exchange[T any] struct {
 	// wrap ends the per-statement transaction of the general path when
 	// rows are closed (nil for Exec).
 	wrap func(T) T
+	// described says the statement carries its own description (a Stmt
+	// on a connection that caches none), so it can be pipelined in every
+	// exec mode, encoded with its parameter types as pgx stdlib's Stmt is.
+	described bool
 }
 
 // run executes a statement analysed as a under b.
@@ -278,7 +282,7 @@ func run[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, b binding, x
 	// Procedures and DO blocks are pipelined in every exec mode: wrapped
 	// in the general path's BEGIN … COMMIT they could not commit.
 	p := c.pipe
-	if p == nil && a.Opaque {
+	if p == nil && (a.Opaque || x.described) {
 		p = c.opaquePipe
 	}
 	canPipe := p != nil && pipelinable(a)
@@ -442,8 +446,12 @@ func (c *Conn) afterTxStatement(a *sqlcheck.Analysis) {
 // cache per connection (pgx's own would prepare the same text a second
 // time, and under a second name), and through pgx otherwise.
 func direct[T any](c *Conn, ctx context.Context, a *sqlcheck.Analysis, x exchange[T]) (T, error) {
-	if c.pipe != nil && pipelinable(a) {
-		res, _, err := x.piped(ctx, c.pipe, request{})
+	p := c.pipe
+	if p == nil && x.described {
+		p = c.opaquePipe
+	}
+	if p != nil && pipelinable(a) {
+		res, _, err := x.piped(ctx, p, request{})
 		if err != errNoPipeline {
 			return res, err
 		}
@@ -489,7 +497,8 @@ func (c *Conn) admit(ctx context.Context, query string) (*sqlcheck.Analysis, bin
 // execExchange and queryExchange build the two ways to send cl.
 func (c *Conn) execExchange(cl call, direct func(context.Context) (sqldriver.Result, error)) exchange[sqldriver.Result] {
 	return exchange[sqldriver.Result]{
-		direct: direct,
+		direct:    direct,
+		described: cl.sd != nil,
 		piped: func(ctx context.Context, p *pipeline, rq request) (sqldriver.Result, *sent, error) {
 			rq.stmt = &cl
 			return p.exec(ctx, rq)
@@ -500,8 +509,9 @@ func (c *Conn) execExchange(cl call, direct func(context.Context) (sqldriver.Res
 func (c *Conn) queryExchange(cl call, direct func(context.Context) (sqldriver.Rows, error)) exchange[sqldriver.Rows] {
 	cl.rows = true
 	return exchange[sqldriver.Rows]{
-		direct: direct,
-		wrap:   c.wrapRows,
+		direct:    direct,
+		wrap:      c.wrapRows,
+		described: cl.sd != nil,
 		piped: func(ctx context.Context, p *pipeline, rq request) (sqldriver.Rows, *sent, error) {
 			rq.stmt = &cl
 			return p.query(ctx, rq)
@@ -515,14 +525,16 @@ func (c *Conn) ExecContext(ctx context.Context, query string, args []sqldriver.N
 	if err != nil {
 		return nil, err
 	}
-	return c.exec(ctx, a, b, query, args)
+	return c.exec(ctx, a, b, call{query: query, args: args})
 }
 
-func (c *Conn) exec(ctx context.Context, a *sqlcheck.Analysis, b binding, query string, args []sqldriver.NamedValue) (sqldriver.Result, error) {
-	if err := c.checkArgs(args); err != nil {
+// exec runs cl, which may carry a Stmt's description.
+func (c *Conn) exec(ctx context.Context, a *sqlcheck.Analysis, b binding, cl call) (sqldriver.Result, error) {
+	if err := c.checkArgs(cl.args); err != nil {
 		return nil, err
 	}
-	return run(c, ctx, a, b, c.execExchange(call{query: query, args: args}, func(ctx context.Context) (sqldriver.Result, error) {
+	query, args := cl.query, cl.args
+	return run(c, ctx, a, b, c.execExchange(cl, func(ctx context.Context) (sqldriver.Result, error) {
 		return c.execer.ExecContext(ctx, query, args)
 	}))
 }
@@ -533,14 +545,16 @@ func (c *Conn) QueryContext(ctx context.Context, query string, args []sqldriver.
 	if err != nil {
 		return nil, err
 	}
-	return c.query(ctx, a, b, query, args)
+	return c.query(ctx, a, b, call{query: query, args: args})
 }
 
-func (c *Conn) query(ctx context.Context, a *sqlcheck.Analysis, b binding, query string, args []sqldriver.NamedValue) (sqldriver.Rows, error) {
-	if err := c.checkArgs(args); err != nil {
+// query runs cl, which may carry a Stmt's description.
+func (c *Conn) query(ctx context.Context, a *sqlcheck.Analysis, b binding, cl call) (sqldriver.Rows, error) {
+	if err := c.checkArgs(cl.args); err != nil {
 		return nil, err
 	}
-	return run(c, ctx, a, b, c.queryExchange(call{query: query, args: args}, func(ctx context.Context) (sqldriver.Rows, error) {
+	query, args := cl.query, cl.args
+	return run(c, ctx, a, b, c.queryExchange(cl, func(ctx context.Context) (sqldriver.Rows, error) {
 		return c.queryer.QueryContext(ctx, query, args)
 	}))
 }
@@ -586,7 +600,16 @@ func (c *Conn) PrepareContext(ctx context.Context, query string) (sqldriver.Stmt
 	if err != nil {
 		return nil, err
 	}
-	return &stmt{conn: c, query: query, a: a, numInput: len(sd.ParamOIDs)}, nil
+	s := &stmt{conn: c, query: query, a: a, numInput: len(sd.ParamOIDs)}
+	if c.pipe == nil || c.pipe.stmts == nil {
+		// Nothing caches the description on this connection (exec,
+		// simple_protocol and describe_exec modes): the Stmt keeps it,
+		// so its arguments are encoded with their parameter types, as
+		// pgx stdlib's Stmt encodes them, and it runs pipelined, as
+		// the unnamed statement.
+		s.own, s.sd = true, sd
+	}
+	return s, nil
 }
 
 // describeText has the server parse and describe query. Where the

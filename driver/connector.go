@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	sqldriver "database/sql/driver"
+	"errors"
 	"log/slog"
 	"maps"
 	"sync/atomic"
@@ -63,10 +64,21 @@ func unnamedOnly(config *pgx.ConnConfig) {
 	config.StatementCacheCapacity = 0
 	if config.DefaultQueryExecMode == pgx.QueryExecModeCacheStatement {
 		config.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
-		if config.DescriptionCacheCapacity <= 0 {
-			config.DefaultQueryExecMode = pgx.QueryExecModeExec
-		}
 	}
+	if config.DefaultQueryExecMode == pgx.QueryExecModeCacheDescribe && config.DescriptionCacheCapacity <= 0 {
+		config.DefaultQueryExecMode = pgx.QueryExecModeExec
+	}
+}
+
+// checkUnnamedOnly refuses a connection that would prepare named
+// statements behind a transaction pooler: a stdlib OptionBeforeConnect may
+// have changed what unnamedOnly set.
+func checkUnnamedOnly(c *pgx.Conn) error {
+	cfg := c.Config()
+	if cfg.StatementCacheCapacity > 0 || cfg.DefaultQueryExecMode == pgx.QueryExecModeCacheStatement {
+		return errors.New("pgx-tenant: tenant_pooler=transaction, but the connection's config turns pgx's statement cache on (a BeforeConnect hook?): it would prepare named statements")
+	}
+	return nil
 }
 
 // newConnector wraps any connector; tests use it with fake drivers.
@@ -92,6 +104,9 @@ func (c *Connector) Connect(ctx context.Context) (sqldriver.Conn, error) {
 		return nil, err
 	}
 	conn, err := newConn(c, ic)
+	if err == nil && conn.pgx != nil && c.cfg.pooler == PoolerTransaction {
+		err = checkUnnamedOnly(conn.pgx)
+	}
 	if err != nil {
 		ic.Close()
 		return nil, err

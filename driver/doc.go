@@ -94,14 +94,20 @@
 // GORM PrepareStmt, sqlc's prepared mode) is checked and described by the
 // server when it is prepared, so syntax errors and unknown tables are
 // reported then; but the driver keeps no server-side statement for it: each
-// execution runs exactly as a call with the same text would. Preparing a
-// text therefore never changes how other calls with that text run, and a
+// execution runs as a call with the same text would, pipelined with the
+// binding in every exec mode (where the connection caches no statements,
+// as the unnamed statement, its arguments encoded with the described
+// parameter types as pgx stdlib's Stmt encodes them). Preparing a text
+// therefore never changes how other calls with that text run, and a
 // connection holds at most one server-side prepared statement per text —
 // in cache_statement mode, in the driver's statement cache, bounded by
 // statement_cache_capacity.
 //
 // Behind a transaction pooler (PgBouncer, Supavisor, pgcat, RDS Proxy in
-// transaction mode) set tenant_pooler=transaction (or [WithPooler]): no
+// transaction mode, also one that carries named statements) set
+// tenant_pooler=transaction (or [WithPooler]); the driver cannot detect a
+// pooler, and without the key it reuses the connection's unnamed statement
+// across requests in cache_statement mode. With it, no
 // named statement is ever prepared, pgx's cache_statement mode runs as
 // cache_describe (descriptions cached on the client, statements unnamed,
 // still one round trip with the binding), and the combinations that cannot

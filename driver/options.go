@@ -90,7 +90,10 @@ const (
 	PoolerNone Pooler = iota
 	// PoolerTransaction: a transaction pooler (PgBouncer, Supavisor, pgcat,
 	// RDS Proxy in transaction mode) may hand each transaction to another
-	// server session, so nothing named may outlive a transaction. Every
+	// server session, so nothing named may outlive a transaction, and no
+	// statement may rely on what the session's unnamed statement holds.
+	// Required behind every such pooler, also one that carries named
+	// prepared statements (PgBouncer 1.21+). Every
 	// statement, database/sql Stmts included, runs as an unnamed statement
 	// in the same round trip as its binding; pgx's cache_statement mode runs
 	// as cache_describe (descriptions cached on the client). It requires

@@ -106,6 +106,7 @@ func TestPoolerOptions(t *testing.T) {
 		{"cache_statement", "", pgx.QueryExecModeCacheDescribe},
 		{"cache_statement", "0", pgx.QueryExecModeExec},
 		{"cache_describe", "", pgx.QueryExecModeCacheDescribe},
+		{"cache_describe", "0", pgx.QueryExecModeExec},
 		{"exec", "", pgx.QueryExecModeExec},
 		{"describe_exec", "", pgx.QueryExecModeDescribeExec},
 		{"simple_protocol", "", pgx.QueryExecModeSimpleProtocol},

@@ -17,7 +17,7 @@ func TestPgBouncerTransactionScope(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long")
 	}
-	for _, mode := range []string{"exec", "cache_describe", "cache_statement", "simple_protocol"} {
+	for _, mode := range execModes {
 		t.Run(mode, func(t *testing.T) {
 			d := schema(t)
 			bouncer := pgtest.NewPgBouncer(t, d, 3)

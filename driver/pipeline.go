@@ -85,6 +85,9 @@ type call struct {
 	query string
 	args  []sqldriver.NamedValue
 	rows  bool // a Query, not an Exec
+	// sd is the description a Stmt keeps (parsed as the unnamed
+	// statement): the statement is sent unnamed with its parameter types.
+	sd *pgconn.StatementDescription
 }
 
 // stdlibResultFormats mirrors pgx stdlib: binary only for the types
@@ -313,7 +316,7 @@ func (p *pipeline) sendOnce(ctx context.Context, rq request, retried bool) (*sen
 		return nil, sqldriver.ErrBadConn
 	}
 	if err := p.flushDeallocations(ctx); err != nil {
-		return nil, err
+		return nil, p.fail("", err)
 	}
 	// Everything that may need a round trip of its own (first use of a
 	// statement) happens before the pipeline starts.
@@ -327,7 +330,10 @@ func (p *pipeline) sendOnce(ctx context.Context, rq request, retried bool) (*sen
 		if query, args, err = p.arguments(ctx, rq.stmt.query, rq.stmt.args); err != nil {
 			return nil, err
 		}
-		if rq.stmt.rows || len(args) > 0 {
+		switch {
+		case rq.stmt.sd != nil && query == rq.stmt.query:
+			sd = rq.stmt.sd
+		case rq.stmt.rows || len(args) > 0:
 			if sd, err = p.describe(ctx, query); err != nil {
 				return nil, p.fail(query, err)
 			}
@@ -501,7 +507,9 @@ func (p *pipeline) encode(sd *pgconn.StatementDescription, query string, args []
 		}
 	}
 	msg := stmtMessage{query: query, values: p.eqb.ParamValues, formats: p.eqb.ParamFormats, resultFormats: formats}
-	if p.mode == pgx.QueryExecModeCacheDescribe && sd.Name == "" {
+	if sd.Name == "" {
+		// Described, not prepared (cache_describe, or a Stmt's own
+		// description): sent unnamed, with its parameter types.
 		msg.oids = sd.ParamOIDs
 	} else {
 		msg.sd = sd

@@ -5,6 +5,8 @@ import (
 	sqldriver "database/sql/driver"
 	"fmt"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/pgx-tenant/pgx-tenant/internal/sqlcheck"
 )
 
@@ -26,6 +28,12 @@ type stmt struct {
 	query    string
 	a        *sqlcheck.Analysis
 	numInput int
+	// own says the Stmt keeps its description (from the unnamed
+	// statement) because the connection caches none; sd is nil after a
+	// server error, until the next execution describes the text again
+	// (the schema may have changed).
+	own bool
+	sd  *pgconn.StatementDescription
 
 	// inner is the wrapped driver's statement when the connection is not a
 	// pgx one (the tests' fake drivers); nil otherwise.
@@ -94,7 +102,13 @@ func (s *stmt) ExecContext(ctx context.Context, args []sqldriver.NamedValue) (sq
 		return nil, err
 	}
 	if s.inner == nil {
-		return s.conn.exec(ctx, s.a, b, s.query, args)
+		cl, err := s.call(ctx, args)
+		if err != nil {
+			return nil, err
+		}
+		res, err := s.conn.exec(ctx, s.a, b, cl)
+		s.after(err)
+		return res, err
 	}
 	return run(s.conn, ctx, s.a, b, s.conn.execExchange(call{query: s.query, args: args}, func(ctx context.Context) (sqldriver.Result, error) {
 		return s.execer.ExecContext(ctx, args)
@@ -108,9 +122,40 @@ func (s *stmt) QueryContext(ctx context.Context, args []sqldriver.NamedValue) (s
 		return nil, err
 	}
 	if s.inner == nil {
-		return s.conn.query(ctx, s.a, b, s.query, args)
+		cl, err := s.call(ctx, args)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := s.conn.query(ctx, s.a, b, cl)
+		s.after(err)
+		return rows, err
 	}
 	return run(s.conn, ctx, s.a, b, s.conn.queryExchange(call{query: s.query, args: args}, func(ctx context.Context) (sqldriver.Rows, error) {
 		return s.queryer.QueryContext(ctx, args)
 	}))
+}
+
+// call is one execution of the statement, with its description when it
+// keeps one (described again after a server error).
+func (s *stmt) call(ctx context.Context, args []sqldriver.NamedValue) (call, error) {
+	cl := call{query: s.query, args: args}
+	if !s.own {
+		return cl, nil
+	}
+	if s.sd == nil {
+		sd, err := s.conn.describeText(ctx, s.query, s.a)
+		if err != nil {
+			return call{}, err
+		}
+		s.sd = sd
+	}
+	cl.sd = s.sd
+	return cl, nil
+}
+
+// after drops a kept description once the server refused an execution.
+func (s *stmt) after(err error) {
+	if s.own && isServerError(err) {
+		s.sd = nil
+	}
 }

@@ -60,8 +60,8 @@ var mutations = []mutation{
 	{
 		name: "procedures take the general path's BEGIN … COMMIT in simple_protocol/describe_exec",
 		file: "driver/conn.go",
-		old:  "\tif p == nil && a.Opaque {",
-		new:  "\tif false {",
+		old:  "\tif p == nil && (a.Opaque || x.described) {",
+		new:  "\tif p == nil && x.described {",
 		pkg:  "./driver", tests: "TestProcedureThatCommits",
 	},
 	{
@@ -219,6 +219,20 @@ var mutations = []mutation{
 		pkg:  "./driver", tests: "TestOpaqueInSessionRebinds",
 	},
 	{
+		name: "a Stmt on a connection without a statement cache keeps no description (exec-mode encoding)",
+		file: "driver/conn.go",
+		old:  "\t\ts.own, s.sd = true, sd",
+		new:  "\t\t_ = sd",
+		pkg:  "./driver", tests: "TestStmtEncodesLikeStdlib|TestRoundTrips",
+	},
+	{
+		name: "a BeforeConnect hook may turn pgx's statement cache back on behind a pooler",
+		file: "driver/connector.go",
+		old:  "\tif err == nil && conn.pgx != nil && c.cfg.pooler == PoolerTransaction {",
+		new:  "\tif false {",
+		pkg:  "./driver", tests: "TestPoolerRefusesCacheTurnedBackOn",
+	},
+	{
 		name: "tenant_pooler=transaction leaves pgx's statement cache and cache_statement mode on",
 		file: "driver/connector.go",
 		old:  "\t\tunnamedOnly(&config)\n",
@@ -242,8 +256,8 @@ var mutations = []mutation{
 	{
 		name: "statements that need no binding go through pgx (its own statement cache)",
 		file: "driver/conn.go",
-		old:  "\tif c.pipe != nil && pipelinable(a) {\n\t\tres, _, err := x.piped(ctx, c.pipe, request{})",
-		new:  "\tif false {\n\t\tres, _, err := x.piped(ctx, c.pipe, request{})",
+		old:  "\tif p != nil && pipelinable(a) {\n\t\tres, _, err := x.piped(ctx, p, request{})",
+		new:  "\tif false {\n\t\tres, _, err := x.piped(ctx, p, request{})",
 		pkg:  "./driver", tests: "TestOneStatementPerText",
 	},
 	{
