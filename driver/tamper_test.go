@@ -48,6 +48,15 @@ func TestTamperRejected(t *testing.T) {
 			"DO $$ BEGIN SET LOCAL app . tenant_id = 't02'; END $$",
 			`DO $$ BEGIN SET "app"."tenant_id" TO 't02'; END $$`,
 			"DO $$ BEGIN SET SESSION ROLE " + d.OwnerRole + "; END $$",
+			// Writes inside PL/pgSQL and SQL bodies, however nested.
+			"DO $$ DECLARE x text; BEGIN x := set_config('app.tenant_id', 't02', false); END $$",
+			"DO $$ BEGIN IF true THEN BEGIN PERFORM 1/0; EXCEPTION WHEN others THEN SET app.tenant_id = 't02'; END; END IF; END $$",
+			"DO $$ BEGIN EXECUTE 'SET app.tenant_id = ''t02'''; END $$",
+			"DO $$ BEGIN EXECUTE format('SET %s = %L', 'app.tenant_id', 't02'); END $$",
+			"DO $$ DECLARE q text := 'SET ROLE " + d.OwnerRole + "'; BEGIN EXECUTE q; END $$",
+			"CREATE FUNCTION sneaky() RETURNS text LANGUAGE sql AS $f$ SELECT set_config('app.tenant_id', 't02', false) $f$",
+			"CREATE FUNCTION sneaky() RETURNS text LANGUAGE plpgsql AS $f$ BEGIN RETURN set_config('app.tenant_id', 't02', false); END $f$",
+			"CREATE FUNCTION sneaky() RETURNS text LANGUAGE sql SET app.tenant_id = 't02' AS $f$ SELECT 'x' $f$",
 			// SQL inside SQL strings, run by the server.
 			"SELECT query_to_xml('SELECT set_config(''app.tenant_id'', ''t02'', false)', true, false, '')",
 			"SELECT * FROM ts_stat('SELECT to_tsvector(set_config(''app.tenant_id'', ''t02'', false))')",

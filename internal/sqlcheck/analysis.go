@@ -129,6 +129,11 @@ func analyzeAt(sql, setting string, depth int) (*Analysis, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSyntax, err)
 	}
+	return analyzeTree(tree, sql, setting, depth), nil
+}
+
+// analyzeTree is analyzeAt for a text already parsed into tree.
+func analyzeTree(tree *pg_query.ParseResult, sql, setting string, depth int) *Analysis {
 	a := &Analysis{Statements: len(tree.Stmts)}
 	c := checker{setting: setting, depth: depth, a: a}
 	open := false // the text's last transaction boundary opened one
@@ -137,6 +142,7 @@ func analyzeAt(sql, setting string, depth int) (*Analysis, error) {
 		if root == nil {
 			continue
 		}
+		c.text = statementText(sql, raw)
 		c.root(root)
 		walk(root.ProtoReflect(), c.node)
 		if i == 0 {
@@ -161,13 +167,29 @@ func analyzeAt(sql, setting string, depth int) (*Analysis, error) {
 		a.SetTransaction = false
 		a.LeavesTxOpen = open
 	}
-	return a, nil
+	return a
+}
+
+// statementText returns the source text of one statement of sql.
+func statementText(sql string, raw *pg_query.RawStmt) string {
+	start := int(raw.StmtLocation)
+	if start < 0 || start > len(sql) {
+		return ""
+	}
+	end := len(sql)
+	if raw.StmtLen > 0 && start+int(raw.StmtLen) <= len(sql) {
+		end = start + int(raw.StmtLen)
+	}
+	return sql[start:end]
 }
 
 type checker struct {
 	setting string
 	depth   int
 	a       *Analysis
+	// text is the source of the top-level statement being checked (the
+	// PL/pgSQL parser needs a function's whole CREATE statement).
+	text string
 }
 
 func (c *checker) tamper(reason string) {
@@ -291,13 +313,13 @@ func (c *checker) node(m protoreflect.ProtoMessage) {
 			c.tamper("DEALLOCATE of a statement named " + StatementPrefix + "…")
 		}
 	case *pg_query.DoStmt:
-		c.body(n.Args, "DO block")
+		c.body(n.Args, "plpgsql", "DO block")
 	case *pg_query.CreateFunctionStmt:
 		what := "function body"
 		if n.IsProcedure {
 			what = "procedure body"
 		}
-		c.body(n.Options, what)
+		c.body(n.Options, "sql", what)
 
 	// Objects through which the server calls a function by name, without
 	// a call in the text: an aggregate whose state function is set_config

@@ -353,7 +353,7 @@ func TestTamperSurvivesWrapping(t *testing.T) {
 			}
 		}
 	}
-	if parsed < 4*len(tamperTexts) {
+	if parsed < 8*len(tamperTexts) {
 		t.Fatalf("only %d wrapped texts parsed", parsed)
 	}
 }
@@ -371,6 +371,12 @@ func FuzzAnalyze(f *testing.F) {
 		"UPDATE pg_settings SET setting = 'x'", "SELECT * FROM dblink($1) AS t(a int)",
 		"EXECUTE pgxtenant_set_local", "SET NAMES 'SJIS'", "BEGIN", "SET TRANSACTION READ ONLY",
 		"DO $$BEGIN SET ROLE x; END$$", "SELECT current_setting('app.tenant_id', true)",
+		"DO $$DECLARE t text := current_setting('app.tenant_id', true); BEGIN t := t || 'x'; END$$",
+		"DO $$BEGIN EXECUTE format('CREATE POLICY p ON %I USING (true)', 't'); END$$",
+		"DO $$BEGIN EXECUTE 'SET ' || 'x.y = 1'; END$$",
+		"CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.t := current_setting('app.tenant_id'); RETURN NEW; END$$",
+		"CREATE FUNCTION f() RETURNS text LANGUAGE sql AS 'SELECT ''set role'''",
+		"DO $$BEGIN BEGIN PERFORM 1; EXCEPTION WHEN others THEN RESET ROLE; END; END$$",
 	} {
 		f.Add(s)
 	}
@@ -415,7 +421,25 @@ func tamperWrappings(sql string) []string {
 		"SELECT 1 WHERE EXISTS (\n" + sql + "\n)",
 	}
 	if !strings.Contains(sql, "\x00") { // the parser stops reading at a NUL, inside a literal too
-		w = append(w, "SELECT query_to_xml('"+strings.ReplaceAll(sql, "'", "''")+"', true, true, '')")
+		quoted := "'" + strings.ReplaceAll(sql, "'", "''") + "'"
+		w = append(w, "SELECT query_to_xml("+quoted+", true, true, '')")
+		// In PL/pgSQL: as a statement, in nested blocks and an exception
+		// handler, and as the constant SQL of EXECUTE.
+		w = append(w,
+			"DO $w$ BEGIN EXECUTE "+quoted+"; END $w$",
+			"DO $w$ BEGIN IF true THEN EXECUTE "+quoted+"; END IF; END $w$",
+		)
+	}
+	// As a PL/pgSQL statement, unless it starts with EXECUTE, which
+	// PL/pgSQL reads as its own dynamic-SQL statement (a different one).
+	first := strings.Fields(strings.ToUpper(sql) + " x")[0]
+	if !strings.Contains(sql, "$w$") && first != "EXECUTE" {
+		w = append(w,
+			"DO $w$ BEGIN\n"+sql+"\n; END $w$",
+			"DO $w$ BEGIN BEGIN PERFORM 1; EXCEPTION WHEN others THEN BEGIN\n"+sql+"\n; END; END; END $w$",
+			"CREATE FUNCTION w() RETURNS void LANGUAGE plpgsql AS $w$ BEGIN LOOP\n"+sql+"\n; END LOOP; END $w$",
+			"CREATE PROCEDURE w() LANGUAGE sql AS $w$ SELECT 1;\n"+sql+"\n $w$",
+		)
 	}
 	return w
 }

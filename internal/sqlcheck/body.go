@@ -1,36 +1,76 @@
 package sqlcheck
 
 import (
+	"fmt"
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// body looks into the source text of a DO block or function (what names it
-// in reasons). The parser cannot see inside procedural code, so the check
-// matches the words of the source, wherever they are (code, strings for
-// EXECUTE, comments). It is a tripwire for code that changes the setting
-// or the session in plain words, not a proof: dynamic SQL can assemble any
-// statement from pieces, which is why such code is also Opaque.
-func (c *checker) body(opts []*pg_query.Node, what string) {
+// body checks the code of a DO block or a function (what names it in
+// reasons), written in the language its options name, or lang when they
+// name none. PL/pgSQL is parsed with PostgreSQL's PL/pgSQL parser and
+// SQL-language bodies with the SQL parser, and every statement and
+// expression in them gets the checks a top-level statement gets, so code
+// that only reads or mentions the setting passes. Code in other languages,
+// and code the parsers cannot read, is matched by its words, for the forms
+// that write (see bodyTamper). BEGIN ATOMIC bodies are part of the
+// statement's own tree and are checked with it.
+func (c *checker) body(opts []*pg_query.Node, lang, what string) {
+	var src []string
 	for _, o := range opts {
 		d := o.GetDefElem()
-		if d == nil || d.Defname != "as" {
+		if d == nil || d.Arg == nil {
 			continue
 		}
-		var src strings.Builder
-		walk(d.ProtoReflect(), func(m protoreflect.ProtoMessage) {
-			if s, ok := m.(*pg_query.String); ok {
-				src.WriteString(s.Sval)
-				src.WriteByte(' ')
-			}
-		})
-		if reason := bodyTamper(bodyWords(src.String()), c.setting); reason != "" {
-			c.tamper(what + " " + reason)
-			return
+		switch d.Defname {
+		case "language":
+			lang = strings.ToLower(d.Arg.GetString_().GetSval())
+		case "as":
+			walk(d.Arg.ProtoReflect(), func(m protoreflect.ProtoMessage) {
+				if s, ok := m.(*pg_query.String); ok {
+					src = append(src, s.Sval)
+				}
+			})
 		}
 	}
+	if len(src) == 0 {
+		return
+	}
+	if c.depth >= maxNesting {
+		c.tamper(fmt.Sprintf("%s nested more than %d levels deep", what, maxNesting))
+		return
+	}
+	switch {
+	case lang == "plpgsql" && c.plpgsql(what):
+		return
+	case lang == "sql" && len(src) == 1 && c.sqlBody(src[0], what):
+		return
+	}
+	c.words(strings.Join(src, " "), what)
+}
+
+// words refuses procedural source that, word by word, has a form that
+// writes the setting or changes the session (bodyTamper).
+func (c *checker) words(src, what string) {
+	if reason := bodyTamper(bodyWords(src), c.setting); reason != "" {
+		c.tamper(what + " " + reason)
+	}
+}
+
+// sqlBody checks the body of a LANGUAGE sql function as SQL. It reports
+// false when the body does not parse (the server accepts such a body with
+// check_function_bodies off), leaving it to the word check.
+func (c *checker) sqlBody(src, what string) bool {
+	a, err := analyzeAt(src, c.setting, c.depth+1)
+	if err != nil {
+		return false
+	}
+	if a.Tamper != "" {
+		c.tamper(what + ": " + a.Tamper)
+	}
+	return true
 }
 
 // bodyWord is a word of procedural source, lower-cased.
@@ -42,9 +82,9 @@ type bodyWord struct {
 	dotted bool
 }
 
-// bodyWords splits src into words: runs of [a-z0-9_$] after lower-casing.
-// Every other byte separates words, so quotes, comment markers, operators
-// and parentheses do not hide a word.
+// bodyWords splits src into words: runs of [a-z0-9_] after lower-casing,
+// and parameters ($1). Every other byte separates words, so quotes, dollar
+// quotes, comment markers, operators and parentheses do not hide a word.
 func bodyWords(src string) []bodyWord {
 	var ws []bodyWord
 	var word []byte
@@ -56,7 +96,15 @@ func bodyWords(src string) []bodyWord {
 			if c >= 'A' && c <= 'Z' {
 				c += 'a' - 'A'
 			}
-			if isWordByte(c) {
+			switch {
+			case c == '$':
+				// A separator, so that dollar quotes ($$SET, $body$SET)
+				// do not glue onto the words they enclose; $1 is a word.
+				if len(word) == 0 && i+1 < len(src) && src[i+1] >= '0' && src[i+1] <= '9' {
+					word = append(word, c)
+					continue
+				}
+			case isWordByte(c):
 				word = append(word, c)
 				continue
 			}
@@ -208,17 +256,17 @@ func updateSet(ws []bodyWord, i int) bool {
 	return k >= 0 && afterUpdate(k)
 }
 
-// mentions reports whether the (possibly dotted) name occurs in ws with its
-// parts joined by dots.
+// mentions reports whether the (possibly dotted) name occurs in ws, split
+// into words the way bodyWords splits source.
 func mentions(ws []bodyWord, name string) bool {
-	parts := strings.Split(name, ".")
+	parts := bodyWords(name)
 	for i := range ws {
 		if i+len(parts) > len(ws) {
 			return false
 		}
 		ok := true
 		for k, p := range parts {
-			if ws[i+k].w != p || k > 0 && !ws[i+k].dotted {
+			if ws[i+k].w != p.w || k > 0 && ws[i+k].dotted != p.dotted {
 				ok = false
 				break
 			}

@@ -233,6 +233,27 @@ var mutations = []mutation{
 		pkg:  "./driver", tests: "TestPoolerRefusesCacheTurnedBackOn",
 	},
 	{
+		name: "PL/pgSQL bodies matched as words instead of parsed (false refusals)",
+		file: "internal/sqlcheck/body.go",
+		old:  "\tcase lang == \"plpgsql\" && c.plpgsql(what):",
+		new:  "\tcase false:",
+		pkg:  "./...", tests: "TestBodies|TestMigrationsPass",
+	},
+	{
+		name: "constant SQL run by EXECUTE in PL/pgSQL not checked",
+		file: "internal/sqlcheck/plpgsql.go",
+		old:  "\t\tif s, ok := soleString(parsed); ok {\n\t\t\tc.dynamicSQL(s, what)",
+		new:  "\t\tif s, ok := soleString(parsed); ok {\n\t\t\t_ = s",
+		pkg:  "./...", tests: "TestBodies|TestTamperSurvivesWrapping|TestTamperRejected",
+	},
+	{
+		name: "computed EXECUTE in PL/pgSQL: constant parts not checked",
+		file: "internal/sqlcheck/plpgsql.go",
+		old:  "\tif computed {\n\t\tif reason := fragmentTamper(consts, c.setting); reason != \"\" {",
+		new:  "\tif computed && false {\n\t\tif reason := fragmentTamper(consts, c.setting); reason != \"\" {",
+		pkg:  "./...", tests: "TestBodies|TestTamperRejected",
+	},
+	{
 		name: "tenant_pooler=transaction leaves pgx's statement cache and cache_statement mode on",
 		file: "driver/connector.go",
 		old:  "\t\tunnamedOnly(&config)\n",
