@@ -22,8 +22,9 @@ import (
 // Conn forwards exactly the optional database/sql/driver interfaces that
 // *stdlib.Conn implements.
 type Conn struct {
-	cfg      *config
-	analyzer *sqlcheck.Analyzer
+	cfg       *config
+	analyzer  *sqlcheck.Analyzer
+	connector *Connector
 
 	inner    sqldriver.Conn
 	execer   sqldriver.ExecerContext
@@ -75,7 +76,7 @@ type sessionState struct {
 }
 
 func newConn(c *Connector, ic sqldriver.Conn) (*Conn, error) {
-	conn := &Conn{cfg: &c.cfg, analyzer: c.analyzer, inner: ic}
+	conn := &Conn{cfg: &c.cfg, analyzer: c.analyzer, connector: c, inner: ic}
 	var ok [6]bool
 	conn.execer, ok[0] = ic.(sqldriver.ExecerContext)
 	conn.queryer, ok[1] = ic.(sqldriver.QueryerContext)
@@ -523,40 +524,52 @@ func (c *Conn) queryExchange(cl call, direct func(context.Context) (sqldriver.Ro
 func (c *Conn) ExecContext(ctx context.Context, query string, args []sqldriver.NamedValue) (sqldriver.Result, error) {
 	a, b, err := c.admit(ctx, query)
 	if err != nil {
+		c.report(ctx, query, err)
 		return nil, err
 	}
 	return c.exec(ctx, a, b, call{query: query, args: args})
 }
 
-// exec runs cl, which may carry a Stmt's description.
+// exec checks and runs cl, which may carry a Stmt's description.
 func (c *Conn) exec(ctx context.Context, a *sqlcheck.Analysis, b binding, cl call) (sqldriver.Result, error) {
 	if err := c.checkArgs(cl.args); err != nil {
 		return nil, err
 	}
+	if err := c.guard(ctx, a, b, cl); err != nil {
+		return nil, err
+	}
 	query, args := cl.query, cl.args
-	return run(c, ctx, a, b, c.execExchange(cl, func(ctx context.Context) (sqldriver.Result, error) {
+	res, err := run(c, ctx, a, b, c.execExchange(cl, func(ctx context.Context) (sqldriver.Result, error) {
 		return c.execer.ExecContext(ctx, query, args)
 	}))
+	c.report(ctx, query, err)
+	return res, err
 }
 
 // QueryContext runs query under the tenant of ctx.
 func (c *Conn) QueryContext(ctx context.Context, query string, args []sqldriver.NamedValue) (sqldriver.Rows, error) {
 	a, b, err := c.admit(ctx, query)
 	if err != nil {
+		c.report(ctx, query, err)
 		return nil, err
 	}
 	return c.query(ctx, a, b, call{query: query, args: args})
 }
 
-// query runs cl, which may carry a Stmt's description.
+// query checks and runs cl, which may carry a Stmt's description.
 func (c *Conn) query(ctx context.Context, a *sqlcheck.Analysis, b binding, cl call) (sqldriver.Rows, error) {
 	if err := c.checkArgs(cl.args); err != nil {
 		return nil, err
 	}
+	if err := c.guard(ctx, a, b, cl); err != nil {
+		return nil, err
+	}
 	query, args := cl.query, cl.args
-	return run(c, ctx, a, b, c.queryExchange(cl, func(ctx context.Context) (sqldriver.Rows, error) {
+	rows, err := run(c, ctx, a, b, c.queryExchange(cl, func(ctx context.Context) (sqldriver.Rows, error) {
 		return c.queryer.QueryContext(ctx, query, args)
 	}))
+	c.report(ctx, query, err)
+	return rows, err
 }
 
 // checkArgs refuses, behind a transaction pooler, a call that asks pgx for

@@ -7,11 +7,13 @@ import (
 	"errors"
 	"log/slog"
 	"maps"
+	"sync"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/pgx-tenant/pgx-tenant/guard"
 	"github.com/pgx-tenant/pgx-tenant/internal/sqlcheck"
 )
 
@@ -23,6 +25,11 @@ type Connector struct {
 	cfg      config
 	analyzer *sqlcheck.Analyzer
 	roleSeen atomic.Bool // the connected role was checked (see checkRole)
+
+	// catalog is what the guard decides with; nil until discovered on the
+	// first connection (guard on only).
+	catalog   atomic.Pointer[guard.Catalog]
+	discovery sync.Mutex
 }
 
 var _ sqldriver.Connector = (*Connector)(nil)
@@ -83,7 +90,54 @@ func checkUnnamedOnly(c *pgx.Conn) error {
 
 // newConnector wraps any connector; tests use it with fake drivers.
 func newConnector(inner sqldriver.Connector, cfg config) *Connector {
-	return &Connector{inner: inner, cfg: cfg, analyzer: sqlcheck.NewAnalyzer(cfg.setting, cfg.cacheSize)}
+	c := &Connector{inner: inner, cfg: cfg}
+	if cfg.guard != guard.Off {
+		c.analyzer = sqlcheck.NewScopeAnalyzer(cfg.setting, cfg.column, cfg.cacheSize)
+	} else {
+		c.analyzer = sqlcheck.NewAnalyzer(cfg.setting, cfg.cacheSize)
+	}
+	return c
+}
+
+// Catalog returns the tenant-owned relations the guard decides with, or
+// nil before the first connection (or with the guard off).
+func (c *Connector) Catalog() *guard.Catalog { return c.catalog.Load() }
+
+// RefreshCatalog discovers the tenant-owned relations again (after a
+// migration, say), on a connection of its own. On error the previous
+// catalog stays.
+func (c *Connector) RefreshCatalog(ctx context.Context) error {
+	ic, err := c.inner.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer ic.Close()
+	sc, ok := ic.(*stdlib.Conn)
+	if !ok {
+		return errors.New("pgx-tenant: the catalog can only be discovered over pgx")
+	}
+	return c.discover(ctx, sc.Conn(), true)
+}
+
+// discover builds the guard's catalog over pc, once unless again.
+func (c *Connector) discover(ctx context.Context, pc *pgx.Conn, again bool) error {
+	c.discovery.Lock()
+	defer c.discovery.Unlock()
+	if !again && c.catalog.Load() != nil {
+		return nil
+	}
+	cat, err := guard.Discover(ctx, pc, c.cfg.column, c.cfg.setting)
+	if err != nil {
+		return err
+	}
+	if len(c.cfg.tables) > 0 || len(c.cfg.exclude) > 0 {
+		if cat, err = cat.Override(c.cfg.tables, c.cfg.exclude); err != nil {
+			return err
+		}
+	}
+	c.analyzer.SetRelations(cat.Names())
+	c.catalog.Store(cat)
+	return nil
 }
 
 // OpenDB returns a *sql.DB over NewConnector(config, opts...).
@@ -106,6 +160,11 @@ func (c *Connector) Connect(ctx context.Context) (sqldriver.Conn, error) {
 	conn, err := newConn(c, ic)
 	if err == nil && conn.pgx != nil && c.cfg.pooler == PoolerTransaction {
 		err = checkUnnamedOnly(conn.pgx)
+	}
+	if err == nil && conn.pgx != nil && c.cfg.guard != guard.Off && c.catalog.Load() == nil {
+		// Discovery failure fails the connection: the guard never runs
+		// with a silently empty catalog.
+		err = c.discover(ctx, conn.pgx, false)
 	}
 	if err != nil {
 		ic.Close()

@@ -9,6 +9,9 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/pgx-tenant/pgx-tenant/event"
+	"github.com/pgx-tenant/pgx-tenant/guard"
 )
 
 // Scope says how long the tenant setting lives on the server.
@@ -116,6 +119,35 @@ func (p Pooler) String() string {
 // [PoolerNone]; DSN key tenant_pooler=none|transaction).
 func WithPooler(p Pooler) Option { return func(c *config) { c.pooler = p } }
 
+// WithGuard sets the guard's mode (default guard.Off; DSN key
+// tenant_guard=off|audit|enforce): with Audit every statement is checked
+// and an unscoped one runs and is reported as an event; with Enforce it is
+// refused with a *guard.Violation before anything is sent.
+func WithGuard(m guard.Mode) Option { return func(c *config) { c.guard = m } }
+
+// WithTenantColumn sets the tenant column of tenant-owned tables (default
+// tenant_id; DSN key tenant_column).
+func WithTenantColumn(name string) Option { return func(c *config) { c.column = name } }
+
+// WithTenantTables makes exactly these relations tenant-owned, instead of
+// every relation the catalog shows with the tenant column (DSN key
+// tenant_tables, a comma list). Names are "schema.name" or resolved
+// through the search_path.
+func WithTenantTables(names ...string) Option {
+	return func(c *config) { c.tables = append(c.tables, names...) }
+}
+
+// WithExcludedTables removes relations from the tenant-owned ones (global
+// tables that happen to have the tenant column).
+func WithExcludedTables(names ...string) Option {
+	return func(c *config) { c.exclude = append(c.exclude, names...) }
+}
+
+// WithEventHandler sets where events go (guard violations and bypasses,
+// tenant mismatches, missing tenants, tamper attempts, RLS refusals;
+// default: logged through the WithLogger logger).
+func WithEventHandler(h event.Handler) Option { return func(c *config) { c.events = h } }
+
 // WithLogger sets where the driver logs (default slog.Default(); nil logs
 // nothing). Today it
 // logs one warning per Connector when the connected role bypasses
@@ -125,6 +157,11 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l }
 
 type config struct {
 	logger       *slog.Logger
+	events       event.Handler
+	guard        guard.Mode
+	column       string
+	tables       []string
+	exclude      []string
 	setting      string
 	scope        Scope
 	pooler       Pooler
@@ -135,7 +172,7 @@ type config struct {
 }
 
 func defaultConfig() config {
-	return config{setting: DefaultSetting, scope: ScopeTransaction, cacheSize: 4096, logger: slog.Default()}
+	return config{setting: DefaultSetting, scope: ScopeTransaction, cacheSize: 4096, logger: slog.Default(), column: DefaultColumn}
 }
 
 // dsnPrefix marks the driver's own keys in a DSN.
@@ -154,6 +191,23 @@ var dsnKeys = map[string]func(*config, string) error{
 			c.scope = ScopeSession
 		default:
 			return fmt.Errorf("must be transaction or session, not %q", v)
+		}
+		return nil
+	},
+	"tenant_guard": func(c *config, v string) error {
+		m, err := guard.ParseMode(v)
+		c.guard = m
+		return err
+	},
+	"tenant_column": func(c *config, v string) error { c.column = v; return nil },
+	"tenant_tables": func(c *config, v string) error {
+		for _, t := range strings.Split(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				c.tables = append(c.tables, t)
+			}
+		}
+		if len(c.tables) == 0 {
+			return fmt.Errorf("must name at least one table")
 		}
 		return nil
 	},
@@ -251,6 +305,12 @@ func pin(params map[string]string) {
 	}
 }
 
+// DefaultColumn is the tenant column of tenant-owned tables unless
+// WithTenantColumn or tenant_column says otherwise.
+const DefaultColumn = "tenant_id"
+
+var columnName = regexp.MustCompile(`^[a-z_][a-z0-9_$]*$`)
+
 var gucName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)+$`)
 
 func (c *config) validate(params map[string]string) error {
@@ -279,6 +339,15 @@ func (c *config) validate(params map[string]string) error {
 	}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
+	}
+	if c.events == nil {
+		c.events = event.Slog(c.logger)
+	}
+	if c.guard < guard.Off || c.guard > guard.Enforce {
+		return fmt.Errorf("pgx-tenant: unknown guard mode %v", c.guard)
+	}
+	if !columnName.MatchString(c.column) {
+		return fmt.Errorf("pgx-tenant: tenant column %q is not a lower-case column name like tenant_id", c.column)
 	}
 	if c.cacheSize <= 0 {
 		return fmt.Errorf("pgx-tenant: statement cache size must be positive, not %d", c.cacheSize)

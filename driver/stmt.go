@@ -99,6 +99,7 @@ func namedValues(args []sqldriver.Value) []sqldriver.NamedValue {
 func (s *stmt) ExecContext(ctx context.Context, args []sqldriver.NamedValue) (sqldriver.Result, error) {
 	b, err := s.conn.statementTenant(ctx)
 	if err != nil {
+		s.conn.report(ctx, s.query, err)
 		return nil, err
 	}
 	if s.inner == nil {
@@ -119,6 +120,7 @@ func (s *stmt) ExecContext(ctx context.Context, args []sqldriver.NamedValue) (sq
 func (s *stmt) QueryContext(ctx context.Context, args []sqldriver.NamedValue) (sqldriver.Rows, error) {
 	b, err := s.conn.statementTenant(ctx)
 	if err != nil {
+		s.conn.report(ctx, s.query, err)
 		return nil, err
 	}
 	if s.inner == nil {

@@ -74,6 +74,9 @@ type Analysis struct {
 	// Opaque is set when the text runs code the parser cannot see into
 	// (DO blocks, CALL): such code may change session state.
 	Opaque bool
+	// Scope is the scope analysis (relation references and the tenant
+	// constraints on them), when the Analyzer was asked for it.
+	Scope *Scope
 }
 
 // maxNesting bounds how deep SQL passed as text to a function that runs it
@@ -120,6 +123,21 @@ func isTextSetting(name string) bool {
 // (lower case).
 func analyze(sql, setting string) (*Analysis, error) {
 	return analyzeAt(sql, setting, 0)
+}
+
+// analyzeScope is analyze with the scope analysis for the tenant column
+// column ("" for none), from the same parse.
+func analyzeScope(sql, setting, column string) (*Analysis, error) {
+	if column == "" {
+		return analyze(sql, setting)
+	}
+	tree, err := pg_query.Parse(sql)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSyntax, err)
+	}
+	a := analyzeTree(tree, sql, setting, 0)
+	a.Scope = scope(tree, column, setting)
+	return a, nil
 }
 
 // analyzeAt is analyze for text found depth levels down in SQL passed to

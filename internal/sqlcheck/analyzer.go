@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // DefaultCacheSize is the number of distinct SQL texts an Analyzer remembers.
@@ -17,6 +18,11 @@ const maxCachedLen = 64 << 10
 type Analyzer struct {
 	setting string
 	size    int
+	// column is the tenant column of the scope analysis; "" for none.
+	column string
+	// names are the relation names whose mention makes a text worth
+	// parsing for the scope analysis (tenant-owned tables and views).
+	names atomic.Pointer[map[string]bool]
 
 	mu      sync.Mutex // protects following fields
 	entries map[string]*list.Element
@@ -38,13 +44,70 @@ func NewAnalyzer(setting string, size int) *Analyzer {
 	return &Analyzer{setting: strings.ToLower(setting), size: size, entries: make(map[string]*list.Element)}
 }
 
+// NewScopeAnalyzer returns an Analyzer that also runs the scope analysis
+// for the tenant column column (Analysis.Scope), from the same parse.
+// SetRelations tells it which relation names make a text worth parsing.
+func NewScopeAnalyzer(setting, column string, size int) *Analyzer {
+	z := NewAnalyzer(setting, size)
+	z.column = column
+	return z
+}
+
+// SetRelations sets the relation names (unqualified) whose mention in a
+// text sends it to the parser, so that its scope is analysed. Texts
+// analysed before keep their (complete) analysis: the scope analysis does
+// not depend on the names.
+func (z *Analyzer) SetRelations(names []string) {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[strings.ToLower(n)] = true
+	}
+	z.names.Store(&m)
+}
+
+// namesRelation reports whether a word of sql, lower-cased, is one of the
+// relation names (quoted names included, conservatively).
+func (z *Analyzer) namesRelation(sql string) bool {
+	p := z.names.Load()
+	if p == nil || len(*p) == 0 {
+		return false
+	}
+	names := *p
+	var buf [64]byte
+	for i := 0; i < len(sql); {
+		if !isWordByte(sql[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(sql) && isWordByte(sql[j]) {
+			j++
+		}
+		if n := j - i; n <= len(buf) {
+			w := buf[:n]
+			for k := 0; k < n; k++ {
+				c := sql[i+k]
+				if c >= 'A' && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+				w[k] = c
+			}
+			if names[string(w)] {
+				return true
+			}
+		}
+		i = j
+	}
+	return false
+}
+
 // Analyze returns the analysis of sql. A text that contains none of the words
 // that could make it interesting (see mustParse) is not parsed at all;
 // others are parsed once and cached. A parse failure is returned as an error
 // wrapping ErrSyntax (and cached like a result). The returned Analysis must
 // not be modified.
 func (z *Analyzer) Analyze(sql string) (*Analysis, error) {
-	if !mustParse(sql) {
+	if !mustParse(sql) && !z.namesRelation(sql) {
 		// Decided without the lock or the cache: the scan is cheap, and
 		// such texts (statements with inlined values, say) would crowd it.
 		return plain, nil
@@ -60,7 +123,7 @@ func (z *Analyzer) Analyze(sql string) (*Analysis, error) {
 
 	// Parse outside the lock: it is the slow part, and two goroutines
 	// parsing the same new text at once only do the work twice.
-	a, err := analyze(sql, z.setting)
+	a, err := analyzeScope(sql, z.setting, z.column)
 	if len(sql) > maxCachedLen {
 		return a, err
 	}

@@ -1,0 +1,111 @@
+package driver
+
+import (
+	"context"
+	sqldriver "database/sql/driver"
+	"errors"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgx-tenant/pgx-tenant/event"
+	"github.com/pgx-tenant/pgx-tenant/guard"
+	"github.com/pgx-tenant/pgx-tenant/internal/sqlcheck"
+	"github.com/pgx-tenant/pgx-tenant/tenant"
+)
+
+// guard decides, before anything is sent, whether cl is scoped to b's
+// tenant (tenant_guard audit or enforce). Under audit an unscoped
+// statement is reported and runs; under enforce it is refused with a
+// *guard.Violation. A context marked with tenant.WithBypass skips the
+// decision and is reported.
+func (c *Conn) guard(ctx context.Context, a *sqlcheck.Analysis, b binding, cl call) error {
+	mode := c.cfg.guard
+	if mode == guard.Off {
+		return nil
+	}
+	if reason, ok := tenant.BypassReason(ctx); ok {
+		c.emit(ctx, event.Event{Kind: event.GuardBypass, Tenant: b.id, Mode: mode.String(), Reason: reason,
+			Fingerprint: guard.Fingerprint(cl.query), Message: "guard bypassed: " + reason})
+		return nil
+	}
+	if a.Scope == nil {
+		return nil // names no tenant-owned relation: not parsed
+	}
+	cat := c.connector.catalog.Load()
+	if cat == nil {
+		return errors.New("pgx-tenant: the guard has no catalog of tenant tables (discovery did not run on this connection)")
+	}
+	f := a.Scope.Decide(cat, b.id, guardArgs(cl.args))
+	if f == nil {
+		return nil
+	}
+	v := guard.NewViolation(f.Rule, f.Table, f.Pos, cl.query, f.Detail)
+	var tables []string
+	if v.Table != "" {
+		tables = []string{v.Table}
+	}
+	c.emit(ctx, event.Event{Kind: event.GuardViolation, Tenant: b.id, Tables: tables, Fingerprint: v.Fingerprint,
+		Mode: mode.String(), Rule: v.Rule, Message: v.Message})
+	if mode == guard.Enforce {
+		return v
+	}
+	return nil
+}
+
+// guardArgs returns the statement's argument values as pgx numbers them:
+// leading pgx options (exec mode, result formats) are not arguments; a
+// pgx.NamedArgs stays, for @name.
+func guardArgs(nv []sqldriver.NamedValue) []any {
+	out := make([]any, 0, len(nv))
+	lead := true
+	for _, v := range nv {
+		if lead {
+			switch v.Value.(type) {
+			case pgx.QueryExecMode, pgx.QueryResultFormats, pgx.QueryResultFormatsByOID:
+				continue
+			}
+			lead = false
+		}
+		out = append(out, v.Value)
+	}
+	return out
+}
+
+// report turns what the driver refused, and the server's refusals by
+// row-level security, into events.
+func (c *Conn) report(ctx context.Context, query string, err error) {
+	if err == nil {
+		return
+	}
+	b, _ := c.tenantOf(ctx)
+	e := event.Event{Tenant: b.id, Fingerprint: guard.Fingerprint(query)}
+	switch {
+	case errors.Is(err, ErrTenantMismatch):
+		e.Kind, e.Message = event.TenantMismatch, "statement tenant differs from its transaction's"
+	case errors.Is(err, ErrNoTenant):
+		e.Kind, e.Message = event.MissingTenant, "statement without a tenant"
+	case errors.Is(err, ErrTamper):
+		e.Kind, e.Message = event.Tamper, err.Error()
+	case isRLSRefusal(err):
+		e.Kind, e.Message = event.RLSDenied, "the server refused a row by row-level security"
+	default:
+		return
+	}
+	c.emit(ctx, e)
+}
+
+func (c *Conn) emit(ctx context.Context, e event.Event) {
+	if e.RequestID == "" {
+		e.RequestID = event.RequestID(ctx)
+	}
+	c.cfg.events.Handle(ctx, e)
+}
+
+// isRLSRefusal reports whether the server refused a row by a row-level
+// security policy (SQLSTATE 42501 is also a missing privilege).
+func isRLSRefusal(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "42501" && strings.Contains(pe.Message, "row-level security")
+}

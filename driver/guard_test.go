@@ -1,0 +1,167 @@
+package driver_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgx-tenant/pgx-tenant/driver"
+	"github.com/pgx-tenant/pgx-tenant/event"
+	"github.com/pgx-tenant/pgx-tenant/guard"
+	"github.com/pgx-tenant/pgx-tenant/internal/guardcases"
+	"github.com/pgx-tenant/pgx-tenant/internal/pgtest"
+)
+
+// guardSchema creates the schema of the guard's cases, with RLS on the
+// tenant-owned tables.
+func guardSchema(t *testing.T) *pgtest.Database {
+	t.Helper()
+	d := pgtest.NewDatabase(t)
+	sql := append([]string(nil), guardcases.Schema...)
+	for _, tbl := range []string{"invoices", "customers", "line_items", "events", "audit.log"} {
+		sql = append(sql,
+			"ALTER TABLE "+tbl+" ENABLE ROW LEVEL SECURITY",
+			"ALTER TABLE "+tbl+" FORCE ROW LEVEL SECURITY",
+			"CREATE POLICY isolation ON "+tbl+" USING ("+policy+") WITH CHECK ("+policy+")")
+	}
+	sql = append(sql,
+		"GRANT USAGE ON SCHEMA audit TO "+d.AppRole,
+		"GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public, audit TO "+d.AppRole,
+		"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "+d.AppRole)
+	if err := d.ExecOwner(context.Background(), sql...); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// events collects the events a connector emits.
+type events struct {
+	mu  sync.Mutex
+	all []event.Event
+}
+
+func (e *events) Handle(_ context.Context, ev event.Event) {
+	e.mu.Lock()
+	e.all = append(e.all, ev)
+	e.mu.Unlock()
+}
+
+func (e *events) take() []event.Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := e.all
+	e.all = nil
+	return out
+}
+
+func openGuarded(t *testing.T, d *pgtest.Database, mode guard.Mode, h event.Handler, kv ...string) *driver.Connector {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(withKeys(d.AppDSN, kv...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := driver.NewConnector(*cfg, driver.WithGuard(mode), driver.WithEventHandler(h))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func sqlOpenDB(t *testing.T, c *driver.Connector) *sql.DB {
+	db := sql.OpenDB(c)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// TestDiscover checks the catalog discovery builds from the case schema:
+// the tenant-owned relations (tables, the view exposing the column), the
+// hidden view, column positions and the default that reads the setting.
+func TestDiscover(t *testing.T) {
+	d := guardSchema(t)
+	c := openGuarded(t, d, guard.Audit, &events{})
+	if err := c.RefreshCatalog(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cat := c.Catalog()
+	want := []string{"audit.log", "public.customers", "public.events", "public.invoice_summary", "public.invoices", "public.line_items"}
+	if got := cat.Owned(); !slices.Equal(got, want) {
+		t.Fatalf("owned = %v, want %v", got, want)
+	}
+	if ti, ok := cat.Lookup("", "revenue"); !ok || !ti.Hidden || ti.Owned {
+		t.Fatalf("revenue = %+v, %v: want a hidden view", ti, ok)
+	}
+	if ti, ok := cat.Lookup("", "events"); !ok || !ti.DefaultReadsSetting || ti.Position != 2 {
+		t.Fatalf("events = %+v", ti)
+	}
+	if ti, ok := cat.Lookup("", "log"); ok {
+		t.Fatalf("audit.log resolved unqualified, not on the search_path: %+v", ti)
+	}
+	if _, err := cat.Override([]string{"nosuch"}, nil); err == nil {
+		t.Fatal("override with an unknown table accepted")
+	}
+}
+
+// TestGuardCases runs every case of guard/testdata through the driver
+// against real PostgreSQL, as the app role, each in a transaction rolled
+// back: under enforce a violation is refused with *guard.Violation (and
+// nothing else is), under audit the statement runs and exactly the
+// violations are reported as events.
+func TestGuardCases(t *testing.T) {
+	cases, err := guardcases.Load("../guard/testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := guardSchema(t)
+	ctx := ctxFor(1)
+	if tenantName(1) != guardcases.Tenant {
+		t.Fatal("case tenant differs from ctxFor(1)")
+	}
+	for _, mode := range []guard.Mode{guard.Enforce, guard.Audit} {
+		t.Run(mode.String(), func(t *testing.T) {
+			seen := &events{}
+			c := openGuarded(t, d, mode, seen)
+			db := sqlOpenDB(t, c)
+			for _, tc := range cases {
+				args := tc.Args
+				for i, a := range args {
+					if m, ok := a.(map[string]any); ok {
+						args = slices.Clone(args)
+						args[i] = pgx.NamedArgs(m)
+					}
+				}
+				tx, err := db.BeginTx(ctx, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = tx.ExecContext(ctx, tc.SQL, args...)
+				tx.Rollback()
+				var v *guard.Violation
+				isV := errors.As(err, &v)
+				var violations []event.Event
+				for _, e := range seen.take() {
+					if e.Kind == event.GuardViolation {
+						violations = append(violations, e)
+					}
+				}
+				switch {
+				case tc.Want == "allow" && (isV || len(violations) > 0):
+					t.Errorf("%s/%s: allowed statement refused or reported: %v %v", tc.File, tc.Name, err, violations)
+				case tc.Want == guard.RuleSyntax:
+					if !errors.Is(err, driver.ErrInvalidSQL) {
+						t.Errorf("%s/%s: syntax error not refused: %v", tc.File, tc.Name, err)
+					}
+				case tc.Want == "allow":
+				case mode == guard.Enforce && (!isV || v.Rule != tc.Want || !errors.Is(err, guard.ErrViolation)):
+					t.Errorf("%s/%s: want a %s violation, got %v", tc.File, tc.Name, tc.Want, err)
+				case mode == guard.Audit && (isV || len(violations) != 1 || violations[0].Rule != tc.Want):
+					t.Errorf("%s/%s: want one %s event and the statement run, got %v %v", tc.File, tc.Name, tc.Want, err, violations)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,67 @@
+package guard_test
+
+import (
+	"testing"
+
+	"github.com/pgx-tenant/pgx-tenant/guard"
+	"github.com/pgx-tenant/pgx-tenant/internal/guardcases"
+	"github.com/pgx-tenant/pgx-tenant/internal/sqlcheck"
+)
+
+// testCatalog is the catalog of guardcases.Schema, as discovery builds it
+// (TestDiscover in the driver checks that it does).
+func testCatalog() *guard.Catalog {
+	return guard.NewCatalog("tenant_id", []string{"public"},
+		guard.Relation{Schema: "public", Name: "invoices", Owned: true, Position: 2},
+		guard.Relation{Schema: "public", Name: "customers", Owned: true, Position: 2},
+		guard.Relation{Schema: "public", Name: "line_items", Owned: true, Position: 2},
+		guard.Relation{Schema: "public", Name: "events", Owned: true, Position: 2, DefaultReadsSetting: true},
+		guard.Relation{Schema: "audit", Name: "log", Owned: true, Position: 2},
+		guard.Relation{Schema: "public", Name: "invoice_summary", Owned: true, Position: 1},
+		guard.Relation{Schema: "public", Name: "revenue", Hidden: true},
+		guard.Relation{Schema: "public", Name: "countries"},
+		guard.Relation{Schema: "public", Name: "plans"},
+	)
+}
+
+// decide runs the analysis and the decision as the driver does.
+func decide(z *sqlcheck.Analyzer, cat *guard.Catalog, sql string, args []any) (rule, table string) {
+	a, err := z.Analyze(sql)
+	if err != nil {
+		return guard.RuleSyntax, ""
+	}
+	if a.Scope == nil {
+		return "allow", ""
+	}
+	f := a.Scope.Decide(cat, guardcases.Tenant, args)
+	if f == nil {
+		return "allow", ""
+	}
+	return f.Rule, f.Table
+}
+
+func newAnalyzer(cat *guard.Catalog) *sqlcheck.Analyzer {
+	z := sqlcheck.NewScopeAnalyzer("app.tenant_id", "tenant_id", 0)
+	z.SetRelations(cat.Names())
+	return z
+}
+
+// TestCases runs every case of testdata against the test catalog.
+func TestCases(t *testing.T) {
+	cat := testCatalog()
+	z := newAnalyzer(cat)
+	cases, err := guardcases.Load("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) == 0 {
+		t.Fatal("no cases")
+	}
+	for _, c := range cases {
+		rule, table := decide(z, cat, c.SQL, c.Args)
+		if rule != c.Want || c.Table != "" && table != c.Table {
+			t.Errorf("%s/%s: got %s %s, want %s %s\n%s", c.File, c.Name, rule, table, c.Want, c.Table, c.SQL)
+		}
+	}
+	t.Logf("%d cases", len(cases))
+}

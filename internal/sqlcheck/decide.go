@@ -1,0 +1,374 @@
+package sqlcheck
+
+import (
+	sqldriver "database/sql/driver"
+	"fmt"
+	"reflect"
+)
+
+// TableInfo is what the decision needs to know of a relation.
+type TableInfo struct {
+	// Name is how findings name it (schema-qualified unless in public).
+	Name string
+	// Owned: it has the tenant column (a table, partitioned table, or a
+	// view exposing the column). Hidden: a view over tenant-owned tables
+	// that does not expose the column.
+	Owned, Hidden bool
+	// Position is the tenant column's 1-based position among the columns
+	// (INSERT without a column list).
+	Position int
+	// DefaultReadsSetting: the tenant column's default reads the setting.
+	DefaultReadsSetting bool
+}
+
+// Tables resolves a reference (schema "" when unqualified) to what the
+// catalog knows of it; ok is false for relations it does not know (global
+// tables, CTEs of other texts, tables created since).
+type Tables interface {
+	Lookup(schema, name string) (TableInfo, bool)
+}
+
+// Finding is why a statement is not scoped to the tenant.
+type Finding struct {
+	Rule   string // unscoped, tenant_mismatch, insert_tenant, update_tenant, truncate, copy, lock, hidden_view, unverifiable
+	Table  string
+	Pos    int // byte offset of the reference in the text
+	Detail string
+}
+
+// Rules of a Finding.
+const (
+	RuleUnscoped       = "unscoped"
+	RuleTenantMismatch = "tenant_mismatch"
+	RuleInsertTenant   = "insert_tenant"
+	RuleUpdateTenant   = "update_tenant"
+	RuleTruncate       = "truncate"
+	RuleCopy           = "copy"
+	RuleLock           = "lock"
+	RuleHiddenView     = "hidden_view"
+	RuleUnverifiable   = "unverifiable"
+)
+
+// Decide returns the first reason the statement is not scoped to tenant,
+// given the arguments it runs with (named values of database/sql, or
+// positional values), or nil when every reference to a tenant-owned
+// relation is.
+func (s *Scope) Decide(t Tables, tenant string, args []any) *Finding {
+	d := decision{s: s, t: t, tenant: tenant, args: args}
+	return d.run()
+}
+
+type decision struct {
+	s      *Scope
+	t      Tables
+	tenant string
+	args   []any
+	info   []TableInfo
+	known  []bool
+	scoped []bool
+	// mismatch records, per reference, the position of a tenant equality
+	// that named another tenant.
+	mismatch []*Finding
+}
+
+func (d *decision) run() *Finding {
+	n := len(d.s.Refs)
+	d.info = make([]TableInfo, n)
+	d.known = make([]bool, n)
+	d.scoped = make([]bool, n)
+	d.mismatch = make([]*Finding, n)
+	for i, r := range d.s.Refs {
+		d.info[i], d.known[i] = d.t.Lookup(r.Schema, r.Name)
+	}
+	for i, r := range d.s.Refs {
+		if !d.known[i] {
+			continue
+		}
+		info := d.info[i]
+		if info.Hidden {
+			return d.finding(RuleHiddenView, i, "is a view that hides the tenant column of the tables it reads; expose the column and filter on it")
+		}
+		if !info.Owned {
+			continue
+		}
+		switch r.Kind {
+		case RefTruncate:
+			return d.finding(RuleTruncate, i, "TRUNCATE removes every tenant's rows")
+		case RefCopy:
+			return d.finding(RuleCopy, i, "COPY of the table reads or writes every tenant's rows; COPY (SELECT … WHERE tenant = …) instead")
+		case RefLock:
+			return d.finding(RuleLock, i, "LOCK takes every tenant's rows")
+		case RefPrepared:
+			return d.finding(RuleUnverifiable, i, "is used by an SQL PREPARE, whose arguments the guard cannot see")
+		}
+	}
+	if len(d.s.Unverifiable) > 0 {
+		return &Finding{Rule: RuleUnverifiable, Pos: d.s.Unverifiable[0], Detail: "SQL EXECUTE runs a statement the guard cannot see"}
+	}
+
+	// Scope references until nothing changes: a reference scoped by an
+	// equality to another's tenant column waits for that one.
+	for changed := true; changed; {
+		changed = false
+		for i, r := range d.s.Refs {
+			if d.scoped[i] || r.Block < 0 || !d.owned(i) {
+				continue
+			}
+			if d.scopes(i) {
+				d.scoped[i], changed = true, true
+			}
+		}
+	}
+	for i, r := range d.s.Refs {
+		if d.scoped[i] || r.Block < 0 || !d.owned(i) {
+			continue
+		}
+		if f := d.mismatch[i]; f != nil {
+			return f
+		}
+		detail := "is read without an equality between its tenant column and the tenant"
+		switch r.Kind {
+		case RefUpdate:
+			detail = "is updated without an equality between its tenant column and the tenant"
+		case RefDelete:
+			detail = "is deleted from without an equality between its tenant column and the tenant"
+		}
+		if r.Join != "" {
+			detail += fmt.Sprintf(" (%s at %d)", r.Join, r.Pos)
+		}
+		return d.finding(RuleUnscoped, i, detail)
+	}
+	for _, w := range d.s.Writes {
+		if f := d.write(w); f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+func (d *decision) owned(i int) bool { return d.known[i] && d.info[i].Owned }
+
+func (d *decision) finding(rule string, i int, detail string) *Finding {
+	name := d.s.Refs[i].Name
+	if d.known[i] && d.info[i].Name != "" {
+		name = d.info[i].Name
+	}
+	return &Finding{Rule: rule, Table: name, Pos: d.s.Refs[i].Pos, Detail: detail}
+}
+
+// scopes reports whether a predicate that applies to reference i scopes it.
+func (d *decision) scopes(i int) bool {
+	b := d.s.Blocks[d.s.Refs[i].Block]
+	if d.anyScopes(b.Where, i) {
+		return true
+	}
+	for _, on := range b.On {
+		for _, r := range on.Refs {
+			if r == i && d.anyScopes(on.Preds, i) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (d *decision) anyScopes(ps []Pred, i int) bool {
+	for _, p := range ps {
+		if d.predScopes(p, i) {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *decision) predScopes(p Pred, i int) bool {
+	if p.Or != nil {
+		for _, branch := range p.Or {
+			if !d.anyScopes(branch, i) {
+				return false
+			}
+		}
+		return len(p.Or) > 0
+	}
+	if d.resolve(p.Col) != i {
+		return false
+	}
+	ok, mismatch := d.valid(p.Val)
+	if mismatch != "" && d.mismatch[i] == nil {
+		d.mismatch[i] = &Finding{Rule: RuleTenantMismatch, Table: d.tableName(i), Pos: p.Val.Pos, Detail: mismatch}
+	}
+	return ok
+}
+
+func (d *decision) tableName(i int) string {
+	if d.known[i] && d.info[i].Name != "" {
+		return d.info[i].Name
+	}
+	return d.s.Refs[i].Name
+}
+
+// resolve returns the reference a tenant column names, or -1.
+func (d *decision) resolve(c Col) int {
+	if c.Ref >= 0 {
+		return c.Ref
+	}
+	if c.Among != nil {
+		return d.only(c.Among)
+	}
+	for b := c.Block; b >= 0; b = d.s.Blocks[b].Outer {
+		refs := d.s.Blocks[b].Refs
+		owned := 0
+		for _, r := range refs {
+			if d.owned(r) {
+				owned++
+			}
+		}
+		if owned > 0 {
+			return d.only(refs)
+		}
+	}
+	return -1
+}
+
+// only returns the one tenant-owned reference among refs, or -1 when
+// there is none or the column would be ambiguous.
+func (d *decision) only(refs []int) int {
+	found := -1
+	for _, r := range refs {
+		if d.owned(r) {
+			if found >= 0 {
+				return -1
+			}
+			found = r
+		}
+	}
+	return found
+}
+
+// valid reports whether o is the tenant; mismatch describes o when it
+// names another tenant.
+func (d *decision) valid(o Operand) (ok bool, mismatch string) {
+	switch o.Kind {
+	case OperandSetting, OperandInserted:
+		return true, ""
+	case OperandLiteral:
+		if o.Literal == d.tenant {
+			return true, ""
+		}
+		return false, "compares the tenant column with a literal naming another tenant"
+	case OperandParam:
+		v, ok := d.arg(o.Param)
+		if !ok {
+			return false, ""
+		}
+		if v == d.tenant {
+			return true, ""
+		}
+		return false, fmt.Sprintf("compares the tenant column with $%d, whose value is not the context's tenant", o.Param)
+	case OperandNamed:
+		v, ok := d.named(o.Name)
+		if !ok {
+			return false, ""
+		}
+		if v == d.tenant {
+			return true, ""
+		}
+		return false, "compares the tenant column with @" + o.Name + ", whose value is not the context's tenant"
+	case OperandCol:
+		r := d.resolve(o.Col)
+		return r >= 0 && d.scoped[r], ""
+	}
+	return false, ""
+}
+
+// named returns the pgx.NamedArgs (any map keyed by string) argument name.
+// pgx folds nothing: @Tenant and "tenant" are different names.
+func (d *decision) named(name string) (string, bool) {
+	for _, a := range d.args {
+		if nv, ok := a.(sqldriver.NamedValue); ok {
+			a = nv.Value
+		}
+		v := reflect.ValueOf(a)
+		if v.Kind() != reflect.Map || v.Type().Key().Kind() != reflect.String {
+			continue
+		}
+		e := v.MapIndex(reflect.ValueOf(name).Convert(v.Type().Key()))
+		if !e.IsValid() {
+			return "", false
+		}
+		return stringValue(e.Interface())
+	}
+	return "", false
+}
+
+// arg returns argument n (1-based) as a string, when it is one.
+func (d *decision) arg(n int) (string, bool) {
+	if n < 1 || n > len(d.args) {
+		return "", false
+	}
+	return stringValue(d.args[n-1])
+}
+
+func stringValue(v any) (string, bool) {
+	switch x := v.(type) {
+	case sqldriver.NamedValue:
+		return stringValue(x.Value)
+	case string:
+		return x, true
+	case []byte:
+		return string(x), true
+	case fmt.Stringer:
+		return x.String(), true
+	}
+	return "", false
+}
+
+// write checks the values written to a tenant column.
+func (d *decision) write(w Write) *Finding {
+	if !d.owned(w.Ref) {
+		return nil
+	}
+	info := d.info[w.Ref]
+	if w.Update {
+		for _, v := range w.Vals {
+			if ok, mismatch := d.valid(v); !ok {
+				if mismatch != "" {
+					return &Finding{Rule: RuleTenantMismatch, Table: d.tableName(w.Ref), Pos: v.Pos, Detail: "sets the tenant column to another tenant"}
+				}
+				return &Finding{Rule: RuleUpdateTenant, Table: d.tableName(w.Ref), Pos: d.s.Refs[w.Ref].Pos, Detail: "changes the tenant column"}
+			}
+		}
+		return nil
+	}
+	vals := w.Vals
+	switch {
+	case w.Missing:
+		if info.DefaultReadsSetting {
+			return nil
+		}
+		return &Finding{Rule: RuleInsertTenant, Table: d.tableName(w.Ref), Pos: d.s.Refs[w.Ref].Pos, Detail: "inserts rows without the tenant column, and its default does not read the tenant setting"}
+	case w.Positional:
+		vals = nil
+		for _, row := range w.Rows {
+			if info.Position < 1 || info.Position > len(row) {
+				if info.DefaultReadsSetting {
+					continue
+				}
+				return &Finding{Rule: RuleInsertTenant, Table: d.tableName(w.Ref), Pos: d.s.Refs[w.Ref].Pos, Detail: "inserts rows without the tenant column"}
+			}
+			vals = append(vals, row[info.Position-1])
+		}
+	}
+	for _, v := range vals {
+		if v.Kind == OperandDefault && info.DefaultReadsSetting {
+			continue
+		}
+		if ok, mismatch := d.valid(v); !ok {
+			if mismatch != "" {
+				return &Finding{Rule: RuleTenantMismatch, Table: d.tableName(w.Ref), Pos: v.Pos, Detail: "inserts a row of another tenant"}
+			}
+			return &Finding{Rule: RuleInsertTenant, Table: d.tableName(w.Ref), Pos: d.s.Refs[w.Ref].Pos, Detail: "inserts a tenant column value that is not the tenant (a parameter, current_setting or a scoped tenant column)"}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,744 @@
+package sqlcheck
+
+import (
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// Scope is the scope analysis of a text: every relation it references and
+// the tenant constraints that apply to each. It does not know which
+// relations are tenant-owned; the guard decides that with its catalog, the
+// statement's arguments and the context's tenant, so one Scope serves every
+// tenant and every refresh of the catalog.
+type Scope struct {
+	Refs   []Ref
+	Blocks []Block
+	Writes []Write
+	// Unverifiable holds the positions of EXECUTE statements of
+	// SQL-prepared statements, whose SQL the text does not show.
+	Unverifiable []int
+}
+
+// RefKind says how a statement uses a relation.
+type RefKind uint8
+
+const (
+	RefRead     RefKind = iota // read by a query (FROM, JOIN, sub-select, USING)
+	RefInsert                  // the target of INSERT (or MERGE … INSERT)
+	RefUpdate                  // the target of UPDATE (or MERGE)
+	RefDelete                  // the target of DELETE
+	RefTruncate                // TRUNCATE
+	RefCopy                    // COPY table TO/FROM
+	RefLock                    // LOCK
+	RefPrepared                // inside SQL PREPARE: runs later with values the text does not show
+)
+
+func (k RefKind) String() string {
+	return [...]string{"read", "insert", "update", "delete", "truncate", "copy", "lock", "prepare"}[k]
+}
+
+// Ref is one reference to a relation.
+type Ref struct {
+	Schema string // "" when unqualified
+	Name   string // as PostgreSQL reads it (unquoted names folded to lower case)
+	Pos    int    // byte offset in the text
+	Kind   RefKind
+	// Block is the query block whose predicates can scope the reference;
+	// -1 for references no predicate scopes (TRUNCATE, COPY, LOCK, INSERT
+	// targets, whose tenant is in Writes).
+	Block int
+	// Join names how the reference joins its block ("LEFT JOIN", …), for
+	// messages; "" for FROM and targets.
+	Join string
+}
+
+// Block is a query block: one SELECT (each branch of a set operation, each
+// sub-select and CTE is its own), or the scope of an UPDATE, DELETE or
+// MERGE.
+type Block struct {
+	Outer int // the enclosing block whose references a correlated predicate may name; -1
+	Refs  []int
+	// Where holds the conjuncts that apply to every reference of the
+	// block (WHERE, and the ON clauses of inner joins).
+	Where []Pred
+	// On holds conjuncts that apply to some references only (the
+	// nullable side of an outer join).
+	On []OnPreds
+}
+
+// OnPreds are join conjuncts and the references they can scope.
+type OnPreds struct {
+	Refs  []int
+	Preds []Pred
+}
+
+// Pred is one conjunct: an equality Col = Val, or a disjunction whose
+// every branch (a list of conjuncts) must scope a reference for the Pred to.
+type Pred struct {
+	Col Col
+	Val Operand
+	Or  [][]Pred
+}
+
+// Col is a reference to the tenant column: of Ref when Ref >= 0, else of
+// the only tenant-owned reference among Among (unqualified, or USING),
+// looking in Block's enclosing blocks when there is none.
+type Col struct {
+	Ref   int
+	Among []int
+	Block int
+}
+
+// OperandKind says where a compared value comes from.
+type OperandKind uint8
+
+const (
+	OperandOther    OperandKind = iota // anything else: never the tenant
+	OperandParam                       // $n, checked against the argument at execution
+	OperandLiteral                     // a string constant
+	OperandSetting                     // current_setting(<the tenant setting>), in any of its forms
+	OperandCol                         // the tenant column of a reference
+	OperandNull                        // NULL, or DEFAULT where no default reads the setting
+	OperandDefault                     // DEFAULT (the column default decides)
+	OperandInserted                    // the tenant of the row being inserted (ON CONFLICT on the tenant column)
+	OperandNamed                       // @name, a pgx.NamedArgs argument
+)
+
+// Operand is a compared or written value.
+type Operand struct {
+	Kind    OperandKind
+	Param   int
+	Name    string // OperandNamed
+	Literal string
+	Col     Col
+	Pos     int
+}
+
+// Write is a value written to the tenant column of a target reference.
+type Write struct {
+	Ref    int
+	Update bool      // SET tenant = …, rather than an inserted row
+	Vals   []Operand // one per inserted row, or the SET value
+	// Missing is set when an INSERT names columns without the tenant
+	// column (the default decides); Positional when it names none, so the
+	// tenant column's position decides and Rows holds every value.
+	Missing    bool
+	Positional bool
+	Rows       [][]Operand
+}
+
+// scoper builds a Scope from a parse tree.
+type scoper struct {
+	s       *Scope
+	column  string // the tenant column
+	setting string
+	ctes    [][]string // CTE names visible, innermost last
+	// names maps, per block, the names a column may be qualified with to
+	// a reference index, or -1 for a sub-select or a CTE.
+	names []map[string]int
+}
+
+// scope analyses tree for the tenant column and setting.
+func scope(tree *pg_query.ParseResult, column, setting string) *Scope {
+	sc := &scoper{s: &Scope{}, column: column, setting: setting}
+	for _, raw := range tree.Stmts {
+		sc.stmt(raw.GetStmt(), -1)
+	}
+	return sc.s
+}
+
+func (sc *scoper) stmt(n *pg_query.Node, outer int) {
+	if n == nil {
+		return
+	}
+	switch x := n.Node.(type) {
+	case *pg_query.Node_SelectStmt:
+		sc.selectStmt(x.SelectStmt, outer)
+	case *pg_query.Node_InsertStmt:
+		sc.insert(x.InsertStmt, outer)
+	case *pg_query.Node_UpdateStmt:
+		sc.update(x.UpdateStmt, outer)
+	case *pg_query.Node_DeleteStmt:
+		sc.delete(x.DeleteStmt, outer)
+	case *pg_query.Node_MergeStmt:
+		sc.merge(x.MergeStmt, outer)
+	case *pg_query.Node_CopyStmt:
+		if x.CopyStmt.Relation != nil {
+			sc.ref(x.CopyStmt.Relation, RefCopy, -1, "")
+		}
+		sc.stmt(x.CopyStmt.Query, outer)
+	case *pg_query.Node_TruncateStmt:
+		for _, r := range x.TruncateStmt.Relations {
+			if rv := r.GetRangeVar(); rv != nil {
+				sc.ref(rv, RefTruncate, -1, "")
+			}
+		}
+	case *pg_query.Node_LockStmt:
+		for _, r := range x.LockStmt.Relations {
+			if rv := r.GetRangeVar(); rv != nil {
+				sc.ref(rv, RefLock, -1, "")
+			}
+		}
+	case *pg_query.Node_ExplainStmt:
+		sc.stmt(x.ExplainStmt.Query, outer)
+	case *pg_query.Node_CreateTableAsStmt:
+		sc.stmt(x.CreateTableAsStmt.Query, outer)
+	case *pg_query.Node_DeclareCursorStmt:
+		sc.stmt(x.DeclareCursorStmt.Query, outer)
+	case *pg_query.Node_PrepareStmt:
+		first := len(sc.s.Refs)
+		sc.stmt(x.PrepareStmt.Query, outer)
+		for i := first; i < len(sc.s.Refs); i++ {
+			sc.s.Refs[i].Kind = RefPrepared
+		}
+	case *pg_query.Node_ExecuteStmt:
+		sc.s.Unverifiable = append(sc.s.Unverifiable, 0)
+	}
+}
+
+// block opens a query block.
+func (sc *scoper) block(outer int) int {
+	sc.s.Blocks = append(sc.s.Blocks, Block{Outer: outer})
+	sc.names = append(sc.names, map[string]int{})
+	return len(sc.s.Blocks) - 1
+}
+
+// withClause makes the CTEs of w visible and analyses their bodies; the
+// caller pops them.
+func (sc *scoper) withClause(w *pg_query.WithClause, outer int) {
+	var names []string
+	for _, c := range w.GetCtes() {
+		if cte := c.GetCommonTableExpr(); cte != nil {
+			names = append(names, cte.Ctename)
+		}
+	}
+	sc.ctes = append(sc.ctes, names)
+	for _, c := range w.GetCtes() {
+		if cte := c.GetCommonTableExpr(); cte != nil {
+			sc.stmt(cte.Ctequery, outer)
+		}
+	}
+}
+
+func (sc *scoper) isCTE(rv *pg_query.RangeVar) bool {
+	if rv.Schemaname != "" {
+		return false
+	}
+	for i := len(sc.ctes) - 1; i >= 0; i-- {
+		for _, n := range sc.ctes[i] {
+			if n == rv.Relname {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (sc *scoper) selectStmt(sel *pg_query.SelectStmt, outer int) {
+	if sel == nil {
+		return
+	}
+	if sel.WithClause != nil {
+		sc.withClause(sel.WithClause, outer)
+		defer func() { sc.ctes = sc.ctes[:len(sc.ctes)-1] }()
+	}
+	if sel.Op != pg_query.SetOperation_SETOP_NONE {
+		sc.selectStmt(sel.Larg, outer)
+		sc.selectStmt(sel.Rarg, outer)
+		return
+	}
+	b := sc.block(outer)
+	for _, f := range sel.FromClause {
+		sc.from(f, b, outer, nil)
+	}
+	sc.where(sel.WhereClause, b)
+	sc.exprs(b, sel.TargetList, sel.GroupClause, sel.SortClause, sel.WindowClause, sel.DistinctClause)
+	sc.expr(sel.HavingClause, b)
+	sc.expr(sel.LimitCount, b)
+	sc.expr(sel.LimitOffset, b)
+	for _, row := range sel.ValuesLists {
+		sc.expr(row, b)
+	}
+}
+
+// from adds the items of a FROM clause to block b. on collects, for the
+// ON clause of an enclosing outer join, the references it can scope.
+func (sc *scoper) from(n *pg_query.Node, b, outer int, join *string) (refs []int) {
+	switch x := n.Node.(type) {
+	case *pg_query.Node_RangeVar:
+		rv := x.RangeVar
+		name := rv.Relname
+		if rv.Alias != nil {
+			name = rv.Alias.Aliasname
+		}
+		if sc.isCTE(rv) {
+			sc.names[b][name] = -1
+			return nil
+		}
+		via := ""
+		if join != nil {
+			via = *join
+		}
+		i := sc.ref(rv, RefRead, b, via)
+		sc.names[b][name] = i
+		if rv.Alias == nil && rv.Schemaname != "" {
+			sc.names[b][rv.Schemaname+"."+rv.Relname] = i
+		}
+		return []int{i}
+	case *pg_query.Node_RangeSubselect:
+		rs := x.RangeSubselect
+		sub := outer
+		if rs.Lateral {
+			sub = b
+		}
+		sc.stmt(rs.Subquery, sub)
+		if rs.Alias != nil {
+			sc.names[b][rs.Alias.Aliasname] = -1
+		}
+	case *pg_query.Node_RangeFunction:
+		rf := x.RangeFunction
+		for _, f := range rf.Functions {
+			sc.expr(f, b)
+		}
+		if rf.Alias != nil {
+			sc.names[b][rf.Alias.Aliasname] = -1
+		}
+	case *pg_query.Node_JoinExpr:
+		j := x.JoinExpr
+		kind := joinName(j)
+		left := sc.from(j.Larg, b, outer, &kind)
+		right := sc.from(j.Rarg, b, outer, &kind)
+		if j.Alias != nil {
+			sc.names[b][j.Alias.Aliasname] = -1
+		}
+		var preds []Pred
+		if j.Quals != nil {
+			preds = sc.conjuncts(j.Quals, b)
+		}
+		for _, u := range j.UsingClause {
+			if u.GetString_().GetSval() == sc.column {
+				preds = append(preds, Pred{
+					Col: Col{Ref: -1, Among: left, Block: b},
+					Val: Operand{Kind: OperandCol, Col: Col{Ref: -1, Among: right, Block: b}},
+				})
+			}
+		}
+		if j.IsNatural {
+			preds = append(preds, Pred{
+				Col: Col{Ref: -1, Among: left, Block: b},
+				Val: Operand{Kind: OperandCol, Col: Col{Ref: -1, Among: right, Block: b}},
+			})
+		}
+		var scoped []int
+		switch j.Jointype {
+		case pg_query.JoinType_JOIN_INNER:
+			sc.s.Blocks[b].Where = append(sc.s.Blocks[b].Where, preds...)
+		case pg_query.JoinType_JOIN_LEFT:
+			scoped = right
+		case pg_query.JoinType_JOIN_RIGHT:
+			scoped = left
+		}
+		if len(scoped) > 0 && len(preds) > 0 {
+			sc.s.Blocks[b].On = append(sc.s.Blocks[b].On, OnPreds{Refs: scoped, Preds: preds})
+		}
+		return append(left, right...)
+	}
+	return nil
+}
+
+func joinName(j *pg_query.JoinExpr) string {
+	switch j.Jointype {
+	case pg_query.JoinType_JOIN_LEFT:
+		return "LEFT JOIN"
+	case pg_query.JoinType_JOIN_RIGHT:
+		return "RIGHT JOIN"
+	case pg_query.JoinType_JOIN_FULL:
+		return "FULL JOIN"
+	}
+	return "JOIN"
+}
+
+// ref records a reference to rv.
+func (sc *scoper) ref(rv *pg_query.RangeVar, kind RefKind, b int, join string) int {
+	sc.s.Refs = append(sc.s.Refs, Ref{Schema: rv.Schemaname, Name: rv.Relname, Pos: int(rv.Location), Kind: kind, Block: b, Join: join})
+	i := len(sc.s.Refs) - 1
+	if b >= 0 {
+		sc.s.Blocks[b].Refs = append(sc.s.Blocks[b].Refs, i)
+	}
+	return i
+}
+
+func (sc *scoper) where(n *pg_query.Node, b int) {
+	if n == nil {
+		return
+	}
+	sc.s.Blocks[b].Where = append(sc.s.Blocks[b].Where, sc.conjuncts(n, b)...)
+}
+
+// conjuncts turns a condition into Preds, and analyses its sub-selects.
+func (sc *scoper) conjuncts(n *pg_query.Node, b int) []Pred {
+	sc.expr(n, b)
+	return sc.preds(n, b)
+}
+
+func (sc *scoper) preds(n *pg_query.Node, b int) []Pred {
+	switch x := n.Node.(type) {
+	case *pg_query.Node_BoolExpr:
+		switch x.BoolExpr.Boolop {
+		case pg_query.BoolExprType_AND_EXPR:
+			var out []Pred
+			for _, a := range x.BoolExpr.Args {
+				out = append(out, sc.preds(a, b)...)
+			}
+			return out
+		case pg_query.BoolExprType_OR_EXPR:
+			p := Pred{Col: Col{Ref: -1}}
+			for _, a := range x.BoolExpr.Args {
+				p.Or = append(p.Or, sc.preds(a, b))
+			}
+			return []Pred{p}
+		}
+	case *pg_query.Node_AExpr:
+		e := x.AExpr
+		switch {
+		case e.Kind == pg_query.A_Expr_Kind_AEXPR_OP && opName(e.Name) == "=":
+			return sc.equality(e.Lexpr, e.Rexpr, b)
+		case e.Kind == pg_query.A_Expr_Kind_AEXPR_IN && opName(e.Name) == "=":
+			if l := e.Rexpr.GetList(); l != nil && len(l.Items) == 1 {
+				return sc.equality(e.Lexpr, l.Items[0], b)
+			}
+		}
+	}
+	return nil
+}
+
+// equality returns the Pred of l = r when either side is the tenant column.
+func (sc *scoper) equality(l, r *pg_query.Node, b int) []Pred {
+	lo, ro := sc.operand(l, b), sc.operand(r, b)
+	var out []Pred
+	if lo.Kind == OperandCol {
+		out = append(out, Pred{Col: lo.Col, Val: ro})
+	}
+	if ro.Kind == OperandCol {
+		out = append(out, Pred{Col: ro.Col, Val: lo})
+	}
+	return out
+}
+
+func opName(names []*pg_query.Node) string {
+	if len(names) == 0 {
+		return ""
+	}
+	return names[len(names)-1].GetString_().GetSval()
+}
+
+// operand classifies a value compared with, or written to, the tenant
+// column.
+func (sc *scoper) operand(n *pg_query.Node, b int) Operand {
+	if n == nil {
+		return Operand{}
+	}
+	switch x := n.Node.(type) {
+	case *pg_query.Node_TypeCast:
+		return sc.operand(x.TypeCast.Arg, b)
+	case *pg_query.Node_ParamRef:
+		return Operand{Kind: OperandParam, Param: int(x.ParamRef.Number), Pos: int(x.ParamRef.Location)}
+	case *pg_query.Node_AConst:
+		if x.AConst.Isnull {
+			return Operand{Kind: OperandNull, Pos: int(x.AConst.Location)}
+		}
+		if s, ok := x.AConst.Val.(*pg_query.A_Const_Sval); ok {
+			return Operand{Kind: OperandLiteral, Literal: s.Sval.GetSval(), Pos: int(x.AConst.Location)}
+		}
+	case *pg_query.Node_SetToDefault:
+		return Operand{Kind: OperandDefault, Pos: int(x.SetToDefault.Location)}
+	case *pg_query.Node_ColumnRef:
+		return sc.columnRef(x.ColumnRef, b)
+	case *pg_query.Node_FuncCall:
+		f := x.FuncCall
+		switch funcName(f.Funcname) {
+		case "current_setting":
+			if len(f.Args) >= 1 {
+				if name, ok := constString(f.Args[0]); ok && name == sc.setting {
+					return Operand{Kind: OperandSetting, Pos: int(f.Location)}
+				}
+			}
+		case "nullif":
+			if len(f.Args) == 2 {
+				if o := sc.operand(f.Args[0], b); o.Kind == OperandSetting {
+					return o
+				}
+			}
+		}
+	case *pg_query.Node_CoalesceExpr:
+		// NULLIF is parsed as a NullIfExpr only after analysis; here it
+		// is a FuncCall (above) or an A_Expr of kind NULLIF.
+	case *pg_query.Node_AExpr:
+		// pgx.NamedArgs: @name reads as the prefix operator @ on a column.
+		if e := x.AExpr; e.Kind == pg_query.A_Expr_Kind_AEXPR_OP && e.Lexpr == nil && opName(e.Name) == "@" {
+			if cr := e.Rexpr.GetColumnRef(); cr != nil && len(cr.Fields) == 1 {
+				if s := cr.Fields[0].GetString_(); s != nil {
+					return Operand{Kind: OperandNamed, Name: s.Sval, Pos: int(e.Location)}
+				}
+			}
+		}
+		if x.AExpr.Kind == pg_query.A_Expr_Kind_AEXPR_NULLIF {
+			if o := sc.operand(x.AExpr.Lexpr, b); o.Kind == OperandSetting {
+				return o
+			}
+		}
+	case *pg_query.Node_SubLink:
+		sl := x.SubLink
+		if sl.SubLinkType == pg_query.SubLinkType_EXPR_SUBLINK {
+			if sel := sl.Subselect.GetSelectStmt(); sel != nil && len(sel.FromClause) == 0 && sel.WhereClause == nil &&
+				len(sel.TargetList) == 1 && sel.Op == pg_query.SetOperation_SETOP_NONE {
+				if o := sc.operand(sel.TargetList[0].GetResTarget().GetVal(), b); o.Kind == OperandSetting {
+					return o
+				}
+			}
+		}
+	}
+	return Operand{Kind: OperandOther}
+}
+
+// column resolves a column reference: the tenant column of a reference of
+// block b (or of an enclosing block), or something else.
+func (sc *scoper) columnRef(cr *pg_query.ColumnRef, b int) Operand {
+	var parts []string
+	for _, f := range cr.Fields {
+		s := f.GetString_()
+		if s == nil {
+			return Operand{} // a.* or similar
+		}
+		parts = append(parts, s.Sval)
+	}
+	if len(parts) == 0 || parts[len(parts)-1] != sc.column {
+		return Operand{}
+	}
+	pos := int(cr.Location)
+	if len(parts) == 1 {
+		return Operand{Kind: OperandCol, Col: Col{Ref: -1, Block: b}, Pos: pos}
+	}
+	qual := parts[len(parts)-2]
+	if len(parts) >= 3 {
+		qual = parts[len(parts)-3] + "." + qual
+	}
+	for blk := b; blk >= 0; blk = sc.s.Blocks[blk].Outer {
+		if i, ok := sc.names[blk][qual]; ok {
+			if i < 0 {
+				return Operand{}
+			}
+			return Operand{Kind: OperandCol, Col: Col{Ref: i, Block: blk}, Pos: pos}
+		}
+		if len(parts) >= 3 { // schema.table.column: also matched by the bare table name
+			if i, ok := sc.names[blk][parts[len(parts)-2]]; ok && i >= 0 && sc.s.Refs[i].Schema == parts[len(parts)-3] {
+				return Operand{Kind: OperandCol, Col: Col{Ref: i, Block: blk}, Pos: pos}
+			}
+		}
+	}
+	return Operand{}
+}
+
+// exprs analyses the sub-selects of lists of expressions.
+func (sc *scoper) exprs(b int, lists ...[]*pg_query.Node) {
+	for _, l := range lists {
+		for _, n := range l {
+			sc.expr(n, b)
+		}
+	}
+}
+
+// expr analyses every sub-select below n as a block correlated with b.
+func (sc *scoper) expr(n *pg_query.Node, b int) {
+	if n == nil {
+		return
+	}
+	walkUntil(n.ProtoReflect(), func(m protoreflect.ProtoMessage) bool {
+		switch x := m.(type) {
+		case *pg_query.SubLink:
+			sc.expr(x.Testexpr, b)
+			sc.stmt(x.Subselect, b)
+			return false
+		case *pg_query.SelectStmt:
+			sc.selectStmt(x, b)
+			return false
+		}
+		return true
+	})
+}
+
+func (sc *scoper) insert(ins *pg_query.InsertStmt, outer int) {
+	if ins.WithClause != nil {
+		sc.withClause(ins.WithClause, outer)
+		defer func() { sc.ctes = sc.ctes[:len(sc.ctes)-1] }()
+	}
+	target := sc.ref(ins.Relation, RefInsert, -1, "")
+	w := Write{Ref: target}
+	col := -1
+	for i, c := range ins.Cols {
+		if c.GetResTarget().GetName() == sc.column {
+			col = i
+		}
+	}
+	w.Positional = len(ins.Cols) == 0
+	w.Missing = len(ins.Cols) > 0 && col < 0
+	sel := ins.SelectStmt.GetSelectStmt()
+	switch {
+	case sel == nil: // DEFAULT VALUES
+		w.Missing = true
+	case len(sel.ValuesLists) > 0:
+		b := sc.block(outer)
+		for _, row := range sel.ValuesLists {
+			items := row.GetList().GetItems()
+			sc.exprs(b, items)
+			if w.Positional {
+				var ops []Operand
+				for _, it := range items {
+					ops = append(ops, sc.operand(it, b))
+				}
+				w.Rows = append(w.Rows, ops)
+			} else if col >= 0 && col < len(items) {
+				w.Vals = append(w.Vals, sc.operand(items[col], b))
+			}
+		}
+	default:
+		// INSERT … SELECT: the value is the select's output column.
+		first := len(sc.s.Blocks)
+		sc.selectStmt(sel, outer)
+		if sel.Op == pg_query.SetOperation_SETOP_NONE && first < len(sc.s.Blocks) {
+			var ops []Operand
+			for _, t := range sel.TargetList {
+				ops = append(ops, sc.operand(t.GetResTarget().GetVal(), first))
+			}
+			if w.Positional {
+				w.Rows = append(w.Rows, ops)
+			} else if col >= 0 && col < len(ops) {
+				w.Vals = append(w.Vals, ops[col])
+			}
+		} else if col >= 0 || w.Positional {
+			w.Vals = append(w.Vals, Operand{})
+			w.Positional = false
+		}
+	}
+	sc.s.Writes = append(sc.s.Writes, w)
+	if oc := ins.OnConflictClause; oc != nil && oc.Action == pg_query.OnConflictAction_ONCONFLICT_UPDATE {
+		b := sc.block(outer)
+		r := sc.ref(ins.Relation, RefUpdate, b, "ON CONFLICT DO UPDATE")
+		sc.names[b][aliasOf(ins.Relation)] = r
+		sc.names[b]["excluded"] = -1
+		inferred := false
+		if oc.Infer != nil {
+			for _, e := range oc.Infer.IndexElems {
+				if e.GetIndexElem().GetName() == sc.column {
+					inferred = true
+				}
+			}
+		}
+		if inferred {
+			sc.s.Blocks[b].Where = append(sc.s.Blocks[b].Where, Pred{Col: Col{Ref: r, Block: b}, Val: Operand{Kind: OperandInserted}})
+		}
+		sc.where(oc.WhereClause, b)
+		sc.sets(oc.TargetList, r, b)
+	}
+	sc.exprs(outer, ins.ReturningList)
+}
+
+func aliasOf(rv *pg_query.RangeVar) string {
+	if rv.Alias != nil {
+		return rv.Alias.Aliasname
+	}
+	return rv.Relname
+}
+
+// sets records SET tenant_column = … of an UPDATE of reference r.
+func (sc *scoper) sets(targets []*pg_query.Node, r, b int) {
+	for _, t := range targets {
+		rt := t.GetResTarget()
+		if rt == nil {
+			continue
+		}
+		sc.expr(rt.Val, b)
+		if rt.Name == sc.column {
+			sc.s.Writes = append(sc.s.Writes, Write{Ref: r, Update: true, Vals: []Operand{sc.operand(rt.Val, b)}})
+		}
+	}
+}
+
+func (sc *scoper) update(u *pg_query.UpdateStmt, outer int) {
+	if u.WithClause != nil {
+		sc.withClause(u.WithClause, outer)
+		defer func() { sc.ctes = sc.ctes[:len(sc.ctes)-1] }()
+	}
+	b := sc.block(outer)
+	r := sc.ref(u.Relation, RefUpdate, b, "")
+	sc.names[b][aliasOf(u.Relation)] = r
+	for _, f := range u.FromClause {
+		sc.from(f, b, outer, nil)
+	}
+	sc.where(u.WhereClause, b)
+	sc.sets(u.TargetList, r, b)
+	sc.exprs(b, u.ReturningList)
+}
+
+func (sc *scoper) delete(d *pg_query.DeleteStmt, outer int) {
+	if d.WithClause != nil {
+		sc.withClause(d.WithClause, outer)
+		defer func() { sc.ctes = sc.ctes[:len(sc.ctes)-1] }()
+	}
+	b := sc.block(outer)
+	r := sc.ref(d.Relation, RefDelete, b, "")
+	sc.names[b][aliasOf(d.Relation)] = r
+	for _, f := range d.UsingClause {
+		sc.from(f, b, outer, nil)
+	}
+	sc.where(d.WhereClause, b)
+	sc.exprs(b, d.ReturningList)
+}
+
+func (sc *scoper) merge(m *pg_query.MergeStmt, outer int) {
+	if m.WithClause != nil {
+		sc.withClause(m.WithClause, outer)
+		defer func() { sc.ctes = sc.ctes[:len(sc.ctes)-1] }()
+	}
+	b := sc.block(outer)
+	r := sc.ref(m.Relation, RefUpdate, b, "MERGE")
+	sc.names[b][aliasOf(m.Relation)] = r
+	sc.from(m.SourceRelation, b, outer, nil)
+	sc.where(m.JoinCondition, b)
+	for _, wc := range m.MergeWhenClauses {
+		c := wc.GetMergeWhenClause()
+		if c == nil {
+			continue
+		}
+		sc.expr(c.Condition, b)
+		switch c.CommandType {
+		case pg_query.CmdType_CMD_UPDATE:
+			sc.sets(c.TargetList, r, b)
+		case pg_query.CmdType_CMD_INSERT:
+			w := Write{Ref: r}
+			col := -1
+			for i, t := range c.TargetList {
+				if t.GetResTarget().GetName() == sc.column {
+					col = i
+				}
+			}
+			w.Positional = len(c.TargetList) == 0
+			w.Missing = len(c.TargetList) > 0 && col < 0
+			var ops []Operand
+			for _, v := range c.Values {
+				sc.expr(v, b)
+				ops = append(ops, sc.operand(v, b))
+			}
+			switch {
+			case w.Positional:
+				w.Rows = append(w.Rows, ops)
+			case col >= 0 && col < len(ops):
+				w.Vals = append(w.Vals, ops[col])
+			}
+			if len(c.Values) == 0 && !w.Missing { // INSERT DEFAULT VALUES
+				w.Positional, w.Missing = false, true
+			}
+			sc.s.Writes = append(sc.s.Writes, w)
+		}
+	}
+}
