@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/pgx-tenant/pgx-tenant/guard"
 	"github.com/pgx-tenant/pgx-tenant/internal/guardcases"
 	"github.com/pgx-tenant/pgx-tenant/internal/pgtest"
+	"github.com/pgx-tenant/pgx-tenant/tenant"
 )
 
 // guardSchema creates the schema of the guard's cases, with RLS on the
@@ -163,5 +165,120 @@ func TestGuardCases(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGuardEvents checks what the guard and the driver report, and that
+// no event or violation carries an argument value.
+func TestGuardEvents(t *testing.T) {
+	d := guardSchema(t)
+	seen := &events{}
+	c := openGuarded(t, d, guard.Enforce, seen)
+	db := sqlOpenDB(t, c)
+	ctx := event.WithRequestID(ctxFor(1), "req-7")
+	kinds := func() []event.Kind {
+		var out []event.Kind
+		for _, e := range seen.take() {
+			if e.RequestID != "req-7" && e.Kind != event.RLSDenied {
+				t.Errorf("event without the request ID: %+v", e)
+			}
+			out = append(out, e.Kind)
+		}
+		return out
+	}
+
+	// A refused statement: the violation names the rule and table, not the value.
+	_, err := db.ExecContext(ctx, "SELECT * FROM invoices WHERE tenant_id = $1", "t02-secret-value")
+	var v *guard.Violation
+	if !errors.As(err, &v) || v.Rule != guard.RuleTenantMismatch || v.Table != "invoices" {
+		t.Fatalf("err = %v", err)
+	}
+	for _, e := range seen.all {
+		if strings.Contains(e.Message, "secret") {
+			t.Fatalf("event carries the argument: %+v", e)
+		}
+	}
+	if strings.Contains(v.Error(), "secret") {
+		t.Fatalf("violation carries the argument: %v", v)
+	}
+	if got := kinds(); !slices.Equal(got, []event.Kind{event.GuardViolation}) {
+		t.Fatalf("events %v", got)
+	}
+
+	// A bypass runs the statement and is reported with its reason.
+	if _, err := db.ExecContext(tenant.WithBypass(ctx, "nightly export"), "SELECT * FROM invoices"); err != nil {
+		t.Fatal(err)
+	}
+	if e := seen.all; len(e) != 1 || e[0].Kind != event.GuardBypass || e[0].Reason != "nightly export" {
+		t.Fatalf("events %+v", e)
+	}
+	seen.take()
+
+	// A prepared statement is checked on every execution, with that call's tenant.
+	stmt, err := db.PrepareContext(context.Background(), "SELECT id FROM invoices WHERE tenant_id = $1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stmt.Close()
+	if _, err := stmt.ExecContext(ctx, tenantName(1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stmt.ExecContext(event.WithRequestID(ctxFor(2), "req-7"), tenantName(1)); !errors.As(err, &v) || v.Rule != guard.RuleTenantMismatch {
+		t.Fatalf("stmt run for t02 with t01's value: %v", err)
+	}
+	seen.take()
+
+	// The core's own events.
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(event.WithRequestID(ctxFor(2), "req-7"), "SELECT 1"); !errors.Is(err, driver.ErrTenantMismatch) {
+		t.Fatal(err)
+	}
+	tx.Rollback()
+	if _, err := db.ExecContext(ctx, "SELECT set_config('app.tenant_id', 't02', false)"); !errors.Is(err, driver.ErrTamper) {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "INSERT INTO events (tenant_id, note) VALUES ($1, 'x')", tenantName(1)); err != nil {
+		t.Fatal(err)
+	}
+	// Under audit a statement naming another tenant runs: the guard
+	// reports it, and the server's row-level security refuses it.
+	audit := sqlOpenDB(t, openGuarded(t, d, guard.Audit, seen))
+	if _, err := audit.ExecContext(ctx, "INSERT INTO customers (id, tenant_id) VALUES (1, 't02')"); !isRLSViolation(err) {
+		t.Fatalf("insert for another tenant: %v", err)
+	}
+	got := kinds()
+	want := []event.Kind{event.TenantMismatch, event.Tamper, event.GuardViolation, event.RLSDenied}
+	if !slices.Equal(got, want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+
+	required := sqlOpenDB(t, openGuarded(t, d, guard.Audit, seen, "tenant_required=true"))
+	if _, err := required.ExecContext(event.WithRequestID(context.Background(), "req-7"), "SELECT 1"); !errors.Is(err, driver.ErrNoTenant) {
+		t.Fatal(err)
+	}
+	if got := kinds(); !slices.Equal(got, []event.Kind{event.MissingTenant}) {
+		t.Fatalf("events %v", got)
+	}
+}
+
+// TestGuardTables checks tenant_tables (only these are guarded) and that
+// an unknown table, like any discovery failure, fails the connection
+// instead of leaving the guard without tables.
+func TestGuardTables(t *testing.T) {
+	d := guardSchema(t)
+	only := sqlOpenDB(t, openGuarded(t, d, guard.Enforce, &events{}, "tenant_tables=customers"))
+	if _, err := only.ExecContext(ctxFor(1), "SELECT * FROM invoices"); err != nil {
+		t.Fatalf("invoices not listed, yet refused: %v", err)
+	}
+	var v *guard.Violation
+	if _, err := only.ExecContext(ctxFor(1), "SELECT * FROM customers"); !errors.As(err, &v) {
+		t.Fatalf("customers listed, yet allowed: %v", err)
+	}
+	bad := sqlOpenDB(t, openGuarded(t, d, guard.Enforce, &events{}, "tenant_tables=nosuch"))
+	if err := bad.PingContext(context.Background()); err == nil || !strings.Contains(err.Error(), `table "nosuch" not found`) {
+		t.Fatalf("ping with an unknown tenant table: %v", err)
 	}
 }

@@ -134,7 +134,7 @@ func (d *decision) run() *Finding {
 			detail = "is deleted from without an equality between its tenant column and the tenant"
 		}
 		if r.Join != "" {
-			detail += fmt.Sprintf(" (%s at %d)", r.Join, r.Pos)
+			detail += " (" + r.Join + ")"
 		}
 		return d.finding(RuleUnscoped, i, detail)
 	}

@@ -1,0 +1,38 @@
+package guard_test
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/pgx-tenant/pgx-tenant/internal/guardcases"
+)
+
+// FuzzDecide checks the scope analysis and the decision on arbitrary text,
+// seeded with every case: they never panic, and they answer the same twice
+// (the analysis is cached and shared between goroutines, so it must not
+// depend on anything but the text).
+func FuzzDecide(f *testing.F) {
+	cases, err := guardcases.Load("testdata")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, c := range cases {
+		f.Add(c.SQL)
+	}
+	cat := testCatalog()
+	z := newAnalyzer(cat)
+	args := []any{guardcases.Tenant, guardcases.Tenant, int64(5)}
+	f.Fuzz(func(t *testing.T, sql string) {
+		rule, table := decide(z, cat, sql, args)
+		if r2, t2 := decide(z, cat, sql, args); r2 != rule || t2 != table {
+			t.Fatalf("decided %s %s, then %s %s", rule, table, r2, t2)
+		}
+		a, err := z.Analyze(sql)
+		if err != nil || a.Scope == nil {
+			return
+		}
+		if again, _ := z.Analyze(sql); !reflect.DeepEqual(a, again) {
+			t.Fatal("analysis not stable")
+		}
+	})
+}
