@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pgx-tenant/pgx-tenant/internal/pgtest"
@@ -242,6 +243,61 @@ func clearObjectsTables(ctx context.Context, d *pgtest.Database, ops, rounds int
 	var tables []*table
 	for _, w := range workloads[:2] {
 		title := fmt.Sprintf("Clearing session objects (tenant_clear_objects=true): %s, %s", w.name, shapes[0])
+		if !strings.Contains(title, only) {
+			continue
+		}
+		t, err := measure(ctx, d, title, w, shapes[0], ms, ops, rounds)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", title, err)
+		}
+		tables = append(tables, t)
+	}
+	return tables, nil
+}
+
+// guardedPointSQL is the point select with its tenant equality, as the
+// guard wants statements written.
+const guardedPointSQL = "SELECT val FROM items WHERE tenant_id = $1 AND id = $2"
+
+// inlinedSeq makes every inlined-values statement a text never seen before.
+var inlinedSeq atomic.Int64
+
+// guardWorkloads are scoped statements: parameterized (one text, cached),
+// and with values inlined in the text as bun sends them (a new text every
+// statement).
+var guardWorkloads = []workload{
+	{
+		name: "guarded point select", stmts: 1,
+		run: func(ctx context.Context, q querier, i, n int) error {
+			var v int
+			return q.QueryRowContext(ctx, guardedPointSQL, tenantID(i), rowID(i, n)).Scan(&v)
+		},
+	},
+	{
+		name: "guarded point select, values inlined (a new text each)", stmts: 1,
+		run: func(ctx context.Context, q querier, i, n int) error {
+			var v int
+			sql := fmt.Sprintf("SELECT val FROM items WHERE tenant_id = '%s' AND id = %d AND val > -%d",
+				tenantID(i), rowID(i, n), inlinedSeq.Add(1))
+			return q.QueryRowContext(ctx, sql).Scan(&v)
+		},
+	},
+}
+
+// guardTables measures what the guard adds, against the same scope with
+// the guard off, on statements it allows.
+func guardTables(ctx context.Context, d *pgtest.Database, ops, rounds int, only string) ([]*table, error) {
+	const off = "pgx-tenant transaction, tenant changes, guard off"
+	ms := []method{baseline(nameBaselineA), baseline(nameBaselineB),
+		{name: off, open: sqlMethod("pgx-tenant", "tenant_scope=transaction", tenantCtx)},
+		{name: "pgx-tenant transaction, tenant changes, guard audit", ref: off,
+			open: sqlMethod("pgx-tenant", "tenant_scope=transaction tenant_guard=audit", tenantCtx)},
+		{name: "pgx-tenant transaction, tenant changes, guard enforce", ref: off,
+			open: sqlMethod("pgx-tenant", "tenant_scope=transaction tenant_guard=enforce", tenantCtx)},
+	}
+	var tables []*table
+	for _, w := range guardWorkloads {
+		title := fmt.Sprintf("Guard (tenant_guard): %s, %s", w.name, shapes[0])
 		if !strings.Contains(title, only) {
 			continue
 		}
