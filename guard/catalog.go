@@ -20,8 +20,10 @@ type Catalog struct {
 	// rels holds every relation of the schemas discovered, by
 	// "schema.name", so that a relation earlier on the search_path shadows
 	// a tenant-owned one of the same name, as in PostgreSQL.
-	rels map[string]sqlcheck.TableInfo
+	rels map[relKey]sqlcheck.TableInfo
 }
+
+type relKey struct{ schema, name string }
 
 // Relation is a relation of a Catalog built by hand (tests, or an
 // application that lists its tables).
@@ -42,7 +44,7 @@ func NewCatalog(column string, searchPath []string, rels ...Relation) *Catalog {
 	if len(searchPath) == 0 {
 		searchPath = []string{"public"}
 	}
-	c := &Catalog{Column: column, searchPath: searchPath, rels: map[string]sqlcheck.TableInfo{}}
+	c := &Catalog{Column: column, searchPath: searchPath, rels: map[relKey]sqlcheck.TableInfo{}}
 	for _, r := range rels {
 		schema := r.Schema
 		if schema == "" {
@@ -52,7 +54,7 @@ func NewCatalog(column string, searchPath []string, rels ...Relation) *Catalog {
 		if schema != "public" {
 			name = schema + "." + r.Name
 		}
-		c.rels[schema+"."+r.Name] = sqlcheck.TableInfo{Name: name, Owned: r.Owned, Hidden: r.Hidden,
+		c.rels[relKey{schema, r.Name}] = sqlcheck.TableInfo{Name: name, Owned: r.Owned, Hidden: r.Hidden,
 			Position: r.Position, DefaultReadsSetting: r.DefaultReadsSetting}
 	}
 	return c
@@ -61,11 +63,11 @@ func NewCatalog(column string, searchPath []string, rels ...Relation) *Catalog {
 // Lookup implements the analysis' view of the catalog.
 func (c *Catalog) Lookup(schema, name string) (sqlcheck.TableInfo, bool) {
 	if schema != "" {
-		t, ok := c.rels[schema+"."+name]
+		t, ok := c.rels[relKey{schema, name}]
 		return t, ok
 	}
 	for _, s := range c.searchPath {
-		if t, ok := c.rels[s+"."+name]; ok {
+		if t, ok := c.rels[relKey{s, name}]; ok {
 			return t, true
 		}
 	}
@@ -77,7 +79,7 @@ func (c *Catalog) Owned() []string {
 	var out []string
 	for k, t := range c.rels {
 		if t.Owned {
-			out = append(out, k)
+			out = append(out, k.schema+"."+k.name)
 		}
 	}
 	sort.Strings(out)
@@ -90,12 +92,9 @@ func (c *Catalog) Names() []string {
 	seen := map[string]bool{}
 	var out []string
 	for k, t := range c.rels {
-		if t.Owned || t.Hidden {
-			n := k[strings.IndexByte(k, '.')+1:]
-			if !seen[n] {
-				seen[n] = true
-				out = append(out, n)
-			}
+		if (t.Owned || t.Hidden) && !seen[k.name] {
+			seen[k.name] = true
+			out = append(out, k.name)
 		}
 	}
 	sort.Strings(out)
@@ -107,7 +106,7 @@ func (c *Catalog) Names() []string {
 // are "schema.name" or a bare name resolved through the search_path. An
 // unknown name is an error.
 func (c *Catalog) Override(only, exclude []string) (*Catalog, error) {
-	out := &Catalog{Column: c.Column, searchPath: c.searchPath, rels: map[string]sqlcheck.TableInfo{}}
+	out := &Catalog{Column: c.Column, searchPath: c.searchPath, rels: map[relKey]sqlcheck.TableInfo{}}
 	for k, t := range c.rels {
 		if len(only) > 0 {
 			t.Owned = false
@@ -135,19 +134,19 @@ func (c *Catalog) Override(only, exclude []string) (*Catalog, error) {
 	return out, nil
 }
 
-func (c *Catalog) key(name string) (string, error) {
-	if strings.Contains(name, ".") {
-		if _, ok := c.rels[name]; ok {
-			return name, nil
+func (c *Catalog) key(name string) (relKey, error) {
+	if schema, rel, ok := strings.Cut(name, "."); ok {
+		if _, found := c.rels[relKey{schema, rel}]; found {
+			return relKey{schema, rel}, nil
 		}
 	} else {
 		for _, s := range c.searchPath {
-			if _, ok := c.rels[s+"."+name]; ok {
-				return s + "." + name, nil
+			if _, found := c.rels[relKey{s, name}]; found {
+				return relKey{s, name}, nil
 			}
 		}
 	}
-	return "", fmt.Errorf("pgx-tenant guard: table %q not found (search_path %s)", name, strings.Join(c.searchPath, ", "))
+	return relKey{}, fmt.Errorf("pgx-tenant guard: table %q not found (search_path %s)", name, strings.Join(c.searchPath, ", "))
 }
 
 // discoverSQL lists every relation of the schemas on the connection's

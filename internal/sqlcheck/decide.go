@@ -63,28 +63,34 @@ type decision struct {
 	t      Tables
 	tenant string
 	args   []any
-	info   []TableInfo
-	known  []bool
-	scoped []bool
-	// mismatch records, per reference, the position of a tenant equality
-	// that named another tenant.
-	mismatch []*Finding
+	refs   []refState
+}
+
+// refState is what the decision knows of one reference.
+type refState struct {
+	info   TableInfo
+	known  bool
+	scoped bool
+	// mismatch is a tenant equality of the reference that named another
+	// tenant.
+	mismatch *Finding
 }
 
 func (d *decision) run() *Finding {
-	n := len(d.s.Refs)
-	d.info = make([]TableInfo, n)
-	d.known = make([]bool, n)
-	d.scoped = make([]bool, n)
-	d.mismatch = make([]*Finding, n)
-	for i, r := range d.s.Refs {
-		d.info[i], d.known[i] = d.t.Lookup(r.Schema, r.Name)
+	var small [8]refState
+	if n := len(d.s.Refs); n <= len(small) {
+		d.refs = small[:n]
+	} else {
+		d.refs = make([]refState, n)
 	}
 	for i, r := range d.s.Refs {
-		if !d.known[i] {
+		d.refs[i].info, d.refs[i].known = d.t.Lookup(r.Schema, r.Name)
+	}
+	for i, r := range d.s.Refs {
+		if !d.refs[i].known {
 			continue
 		}
-		info := d.info[i]
+		info := d.refs[i].info
 		if info.Hidden {
 			return d.finding(RuleHiddenView, i, "is a view that hides the tenant column of the tables it reads; expose the column and filter on it")
 		}
@@ -111,19 +117,19 @@ func (d *decision) run() *Finding {
 	for changed := true; changed; {
 		changed = false
 		for i, r := range d.s.Refs {
-			if d.scoped[i] || r.Block < 0 || !d.owned(i) {
+			if d.refs[i].scoped || r.Block < 0 || !d.owned(i) {
 				continue
 			}
 			if d.scopes(i) {
-				d.scoped[i], changed = true, true
+				d.refs[i].scoped, changed = true, true
 			}
 		}
 	}
 	for i, r := range d.s.Refs {
-		if d.scoped[i] || r.Block < 0 || !d.owned(i) {
+		if d.refs[i].scoped || r.Block < 0 || !d.owned(i) {
 			continue
 		}
-		if f := d.mismatch[i]; f != nil {
+		if f := d.refs[i].mismatch; f != nil {
 			return f
 		}
 		detail := "is read without an equality between its tenant column and the tenant"
@@ -146,12 +152,12 @@ func (d *decision) run() *Finding {
 	return nil
 }
 
-func (d *decision) owned(i int) bool { return d.known[i] && d.info[i].Owned }
+func (d *decision) owned(i int) bool { return d.refs[i].known && d.refs[i].info.Owned }
 
 func (d *decision) finding(rule string, i int, detail string) *Finding {
 	name := d.s.Refs[i].Name
-	if d.known[i] && d.info[i].Name != "" {
-		name = d.info[i].Name
+	if d.refs[i].known && d.refs[i].info.Name != "" {
+		name = d.refs[i].info.Name
 	}
 	return &Finding{Rule: rule, Table: name, Pos: d.s.Refs[i].Pos, Detail: detail}
 }
@@ -194,15 +200,15 @@ func (d *decision) predScopes(p Pred, i int) bool {
 		return false
 	}
 	ok, mismatch := d.valid(p.Val)
-	if mismatch != "" && d.mismatch[i] == nil {
-		d.mismatch[i] = &Finding{Rule: RuleTenantMismatch, Table: d.tableName(i), Pos: p.Val.Pos, Detail: mismatch}
+	if mismatch != "" && d.refs[i].mismatch == nil {
+		d.refs[i].mismatch = &Finding{Rule: RuleTenantMismatch, Table: d.tableName(i), Pos: p.Val.Pos, Detail: mismatch}
 	}
 	return ok
 }
 
 func (d *decision) tableName(i int) string {
-	if d.known[i] && d.info[i].Name != "" {
-		return d.info[i].Name
+	if d.refs[i].known && d.refs[i].info.Name != "" {
+		return d.refs[i].info.Name
 	}
 	return d.s.Refs[i].Name
 }
@@ -276,7 +282,7 @@ func (d *decision) valid(o Operand) (ok bool, mismatch string) {
 		return false, "compares the tenant column with @" + o.Name + ", whose value is not the context's tenant"
 	case OperandCol:
 		r := d.resolve(o.Col)
-		return r >= 0 && d.scoped[r], ""
+		return r >= 0 && d.refs[r].scoped, ""
 	}
 	return false, ""
 }
@@ -328,7 +334,7 @@ func (d *decision) write(w Write) *Finding {
 	if !d.owned(w.Ref) {
 		return nil
 	}
-	info := d.info[w.Ref]
+	info := d.refs[w.Ref].info
 	if w.Update {
 		for _, v := range w.Vals {
 			if ok, mismatch := d.valid(v); !ok {
