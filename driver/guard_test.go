@@ -118,6 +118,9 @@ func TestGuardCases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(cases) < 400 {
+		t.Fatalf("only %d cases", len(cases))
+	}
 	d := guardSchema(t)
 	ctx := ctxFor(1)
 	if tenantName(1) != guardcases.Tenant {

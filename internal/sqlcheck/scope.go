@@ -136,11 +136,24 @@ type scoper struct {
 	// names maps, per block, the names a column may be qualified with to
 	// a reference index, or -1 for a sub-select or a CTE.
 	names []map[string]int
+	// blockOf is the block of each plain SELECT.
+	blockOf map[*pg_query.SelectStmt]int
+}
+
+// leaves returns the plain SELECTs of a set operation, left to right.
+func leaves(sel *pg_query.SelectStmt, out []*pg_query.SelectStmt) []*pg_query.SelectStmt {
+	if sel == nil {
+		return out
+	}
+	if sel.Op == pg_query.SetOperation_SETOP_NONE {
+		return append(out, sel)
+	}
+	return leaves(sel.Rarg, leaves(sel.Larg, out))
 }
 
 // scope analyses tree for the tenant column and setting.
 func scope(tree *pg_query.ParseResult, column, setting string) *Scope {
-	sc := &scoper{s: &Scope{}, column: column, setting: setting}
+	sc := &scoper{s: &Scope{}, column: column, setting: setting, blockOf: map[*pg_query.SelectStmt]int{}}
 	for _, raw := range tree.Stmts {
 		sc.stmt(raw.GetStmt(), -1)
 	}
@@ -207,17 +220,26 @@ func (sc *scoper) block(outer int) int {
 // caller pops them.
 func (sc *scoper) withClause(w *pg_query.WithClause, outer int) {
 	var names []string
+	var bodies []*pg_query.Node
 	for _, c := range w.GetCtes() {
 		if cte := c.GetCommonTableExpr(); cte != nil {
 			names = append(names, cte.Ctename)
+			bodies = append(bodies, cte.Ctequery)
 		}
 	}
-	sc.ctes = append(sc.ctes, names)
-	for _, c := range w.GetCtes() {
-		if cte := c.GetCommonTableExpr(); cte != nil {
-			sc.stmt(cte.Ctequery, outer)
+	// In WITH RECURSIVE every name is visible in every body; otherwise a
+	// body sees only the CTEs before it: its own name there is the table.
+	sc.ctes = append(sc.ctes, nil)
+	top := len(sc.ctes) - 1
+	for i, body := range bodies {
+		if w.Recursive {
+			sc.ctes[top] = names
+		} else {
+			sc.ctes[top] = names[:i]
 		}
+		sc.stmt(body, outer)
 	}
+	sc.ctes[top] = names
 }
 
 func (sc *scoper) isCTE(rv *pg_query.RangeVar) bool {
@@ -248,6 +270,7 @@ func (sc *scoper) selectStmt(sel *pg_query.SelectStmt, outer int) {
 		return
 	}
 	b := sc.block(outer)
+	sc.blockOf[sel] = b
 	for _, f := range sel.FromClause {
 		sc.from(f, b, outer, nil)
 	}
@@ -285,6 +308,12 @@ func (sc *scoper) from(n *pg_query.Node, b, outer int, join *string) (refs []int
 			sc.names[b][rv.Schemaname+"."+rv.Relname] = i
 		}
 		return []int{i}
+	case *pg_query.Node_RangeTableSample:
+		ts := x.RangeTableSample
+		refs = sc.from(ts.Relation, b, outer, join)
+		sc.exprs(b, ts.Args)
+		sc.expr(ts.Repeatable, b)
+		return refs
 	case *pg_query.Node_RangeSubselect:
 		rs := x.RangeSubselect
 		sub := outer
@@ -315,19 +344,19 @@ func (sc *scoper) from(n *pg_query.Node, b, outer int, join *string) (refs []int
 		if j.Quals != nil {
 			preds = sc.conjuncts(j.Quals, b)
 		}
+		equate := func() {
+			l, r := Col{Ref: -1, Among: left, Block: b}, Col{Ref: -1, Among: right, Block: b}
+			preds = append(preds,
+				Pred{Col: l, Val: Operand{Kind: OperandCol, Col: r}},
+				Pred{Col: r, Val: Operand{Kind: OperandCol, Col: l}})
+		}
 		for _, u := range j.UsingClause {
 			if u.GetString_().GetSval() == sc.column {
-				preds = append(preds, Pred{
-					Col: Col{Ref: -1, Among: left, Block: b},
-					Val: Operand{Kind: OperandCol, Col: Col{Ref: -1, Among: right, Block: b}},
-				})
+				equate()
 			}
 		}
 		if j.IsNatural {
-			preds = append(preds, Pred{
-				Col: Col{Ref: -1, Among: left, Block: b},
-				Val: Operand{Kind: OperandCol, Col: Col{Ref: -1, Among: right, Block: b}},
-			})
+			equate()
 		}
 		var scoped []int
 		switch j.Jointype {
@@ -602,22 +631,40 @@ func (sc *scoper) insert(ins *pg_query.InsertStmt, outer int) {
 			}
 		}
 	default:
-		// INSERT … SELECT: the value is the select's output column.
-		first := len(sc.s.Blocks)
+		// INSERT … SELECT: the value is the output column of every branch.
 		sc.selectStmt(sel, outer)
-		if sel.Op == pg_query.SetOperation_SETOP_NONE && first < len(sc.s.Blocks) {
+		for _, leaf := range leaves(sel, nil) {
+			lb, ok := sc.blockOf[leaf]
 			var ops []Operand
-			for _, t := range sel.TargetList {
-				ops = append(ops, sc.operand(t.GetResTarget().GetVal(), first))
+			for _, t := range leaf.TargetList {
+				if ok {
+					ops = append(ops, sc.operand(t.GetResTarget().GetVal(), lb))
+				} else {
+					ops = append(ops, Operand{})
+				}
 			}
-			if w.Positional {
+			for _, row := range leaf.ValuesLists {
+				var rops []Operand
+				for _, it := range row.GetList().GetItems() {
+					rops = append(rops, sc.operand(it, lb))
+				}
+				if w.Positional {
+					w.Rows = append(w.Rows, rops)
+				} else if col >= 0 && col < len(rops) {
+					w.Vals = append(w.Vals, rops[col])
+				}
+			}
+			if len(leaf.ValuesLists) > 0 {
+				continue
+			}
+			switch {
+			case w.Positional:
 				w.Rows = append(w.Rows, ops)
-			} else if col >= 0 && col < len(ops) {
+			case col >= 0 && col < len(ops):
 				w.Vals = append(w.Vals, ops[col])
+			case col >= 0:
+				w.Vals = append(w.Vals, Operand{}) // SELECT * and the like: unknown
 			}
-		} else if col >= 0 || w.Positional {
-			w.Vals = append(w.Vals, Operand{})
-			w.Positional = false
 		}
 	}
 	sc.s.Writes = append(sc.s.Writes, w)
@@ -658,9 +705,18 @@ func (sc *scoper) sets(targets []*pg_query.Node, r, b int) {
 			continue
 		}
 		sc.expr(rt.Val, b)
-		if rt.Name == sc.column {
-			sc.s.Writes = append(sc.s.Writes, Write{Ref: r, Update: true, Vals: []Operand{sc.operand(rt.Val, b)}})
+		if rt.Name != sc.column {
+			continue
 		}
+		val := rt.Val
+		// SET (a, tenant_id) = (x, y): the tenant's element of the row.
+		if ma := val.GetMultiAssignRef(); ma != nil {
+			val = nil
+			if row := ma.Source.GetRowExpr(); row != nil && int(ma.Colno) >= 1 && int(ma.Colno) <= len(row.Args) {
+				val = row.Args[ma.Colno-1]
+			}
+		}
+		sc.s.Writes = append(sc.s.Writes, Write{Ref: r, Update: true, Vals: []Operand{sc.operand(val, b)}})
 	}
 }
 
