@@ -37,11 +37,20 @@ func (c *Conn) guard(ctx context.Context, a *sqlcheck.Analysis, b binding, cl ca
 	if cat == nil {
 		return errors.New("pgx-tenant: the guard has no catalog of tenant tables (discovery did not run on this connection)")
 	}
-	f := a.Scope.Decide(cat, b.id, guardArgs(cl.args))
+	var f *sqlcheck.Finding
+	if a.Lifted {
+		f = a.Scope.DecideLifted(cat, b.id, sqlcheck.Literals(cl.query), guardArgs(cl.args))
+	} else {
+		f = a.Scope.Decide(cat, b.id, guardArgs(cl.args))
+	}
 	if f == nil {
 		return nil
 	}
-	v := guard.NewViolation(f.Rule, f.Table, f.Pos, cl.query, f.Detail)
+	pos := f.Pos
+	if a.Lifted {
+		pos = sqlcheck.OriginalPos(cl.query, pos)
+	}
+	v := guard.NewViolation(f.Rule, f.Table, pos, cl.query, f.Detail)
 	var tables []string
 	if v.Table != "" {
 		tables = []string{v.Table}

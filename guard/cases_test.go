@@ -33,7 +33,12 @@ func decide(z *sqlcheck.Analyzer, cat *guard.Catalog, sql string, args []any) (r
 	if a.Scope == nil {
 		return "allow", ""
 	}
-	f := a.Scope.Decide(cat, guardcases.Tenant, args)
+	var f *sqlcheck.Finding
+	if a.Lifted {
+		f = a.Scope.DecideLifted(cat, guardcases.Tenant, sqlcheck.Literals(sql), args)
+	} else {
+		f = a.Scope.Decide(cat, guardcases.Tenant, args)
+	}
 	if f == nil {
 		return "allow", ""
 	}

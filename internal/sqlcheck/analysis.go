@@ -77,6 +77,10 @@ type Analysis struct {
 	// Scope is the scope analysis (relation references and the tenant
 	// constraints on them), when the Analyzer was asked for it.
 	Scope *Scope
+	// Lifted says Scope is that of the text's shape: its literals are the
+	// parameters $1, $2, … (their values: Literals of the text; positions
+	// map back with OriginalPos).
+	Lifted bool
 }
 
 // maxNesting bounds how deep SQL passed as text to a function that runs it

@@ -2,9 +2,12 @@ package sqlcheck
 
 import (
 	"container/list"
+	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	pg_query "github.com/pganalyze/pg_query_go/v5"
 )
 
 // DefaultCacheSize is the number of distinct SQL texts an Analyzer remembers.
@@ -107,13 +110,45 @@ func (z *Analyzer) namesRelation(sql string) bool {
 // wrapping ErrSyntax (and cached like a result). The returned Analysis must
 // not be modified.
 func (z *Analyzer) Analyze(sql string) (*Analysis, error) {
-	if !mustParse(sql) && !z.namesRelation(sql) {
-		// Decided without the lock or the cache: the scan is cheap, and
-		// such texts (statements with inlined values, say) would crowd it.
-		return plain, nil
+	if !mustParse(sql) {
+		if !z.namesRelation(sql) {
+			// Decided without the lock or the cache: the scan is cheap,
+			// and such texts (statements with inlined values, say) would
+			// crowd it.
+			return plain, nil
+		}
+		// Only the scope analysis needs a parse: of the text's shape,
+		// shared by every text that differs from it in literals only.
+		if shape, offsets, ok := lift(sql); ok && len(offsets) > 0 {
+			if a, err := z.cached(shapeKey+shape, func() (*Analysis, error) { return analyzeShape(shape, z.setting, z.column) }); err == nil {
+				return a, nil
+			}
+		}
 	}
+	return z.cached(sql, func() (*Analysis, error) { return analyzeScope(sql, z.setting, z.column) })
+}
+
+// shapeKey prefixes the cache key of a text's shape, so that a shape never
+// meets a text that is written with parameters.
+const shapeKey = "\x00shape:"
+
+// analyzeShape is the analysis of a lifted text: plain for the tamper
+// check (the text had nothing it looks for), and the shape's scope.
+func analyzeShape(shape, setting, column string) (*Analysis, error) {
+	tree, err := pg_query.Parse(shape)
+	if err != nil || len(tree.Stmts) != 1 {
+		return nil, errNoShape
+	}
+	return &Analysis{Statements: 1, Scope: scope(tree, column, setting), Lifted: true}, nil
+}
+
+var errNoShape = errors.New("sqlcheck: the text's shape does not parse")
+
+// cached returns the analysis of key from the cache, or computes and
+// caches it.
+func (z *Analyzer) cached(key string, compute func() (*Analysis, error)) (*Analysis, error) {
 	z.mu.Lock()
-	if el, ok := z.entries[sql]; ok {
+	if el, ok := z.entries[key]; ok {
 		z.lru.MoveToFront(el)
 		e := el.Value.(*entry)
 		z.mu.Unlock()
@@ -123,7 +158,8 @@ func (z *Analyzer) Analyze(sql string) (*Analysis, error) {
 
 	// Parse outside the lock: it is the slow part, and two goroutines
 	// parsing the same new text at once only do the work twice.
-	a, err := analyzeScope(sql, z.setting, z.column)
+	a, err := compute() // errNoShape is cached too: the shape is tried once
+	sql := key
 	if len(sql) > maxCachedLen {
 		return a, err
 	}

@@ -4,6 +4,7 @@ import (
 	sqldriver "database/sql/driver"
 	"fmt"
 	"reflect"
+	"strconv"
 )
 
 // TableInfo is what the decision needs to know of a relation.
@@ -58,11 +59,25 @@ func (s *Scope) Decide(t Tables, tenant string, args []any) *Finding {
 	return d.run()
 }
 
+// DecideLifted is Decide for the scope of a text's shape (Analysis.Lifted):
+// the parameters are the text's literals, lits; args are the statement's
+// own arguments (a lifted text has no $n, but may have @name ones).
+func (s *Scope) DecideLifted(t Tables, tenant string, lits []string, args []any) *Finding {
+	all := make([]any, 0, len(lits)+len(args))
+	for _, l := range lits {
+		all = append(all, l)
+	}
+	args = append(all, args...)
+	d := decision{s: s, t: t, tenant: tenant, args: args, lifted: true}
+	return d.run()
+}
+
 type decision struct {
 	s      *Scope
 	t      Tables
 	tenant string
 	args   []any
+	lifted bool // the parameters are the text's literals
 	refs   []refState
 }
 
@@ -270,6 +285,9 @@ func (d *decision) valid(o Operand) (ok bool, mismatch string) {
 		if v == d.tenant {
 			return true, ""
 		}
+		if d.lifted {
+			return false, "compares the tenant column with a literal naming another tenant"
+		}
 		return false, fmt.Sprintf("compares the tenant column with $%d, whose value is not the context's tenant", o.Param)
 	case OperandNamed:
 		v, ok := d.named(o.Name)
@@ -325,6 +343,12 @@ func stringValue(v any) (string, bool) {
 		return string(x), true
 	case fmt.Stringer:
 		return x.String(), true
+	case int:
+		return strconv.FormatInt(int64(x), 10), true
+	case int32:
+		return strconv.FormatInt(int64(x), 10), true
+	case int64:
+		return strconv.FormatInt(x, 10), true
 	}
 	return "", false
 }

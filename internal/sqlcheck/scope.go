@@ -1,6 +1,8 @@
 package sqlcheck
 
 import (
+	"strconv"
+
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -476,8 +478,14 @@ func (sc *scoper) operand(n *pg_query.Node, b int) Operand {
 		if x.AConst.Isnull {
 			return Operand{Kind: OperandNull, Pos: int(x.AConst.Location)}
 		}
-		if s, ok := x.AConst.Val.(*pg_query.A_Const_Sval); ok {
-			return Operand{Kind: OperandLiteral, Literal: s.Sval.GetSval(), Pos: int(x.AConst.Location)}
+		switch v := x.AConst.Val.(type) {
+		case *pg_query.A_Const_Sval:
+			return Operand{Kind: OperandLiteral, Literal: v.Sval.GetSval(), Pos: int(x.AConst.Location)}
+		case *pg_query.A_Const_Ival:
+			// An integer tenant column compared with a number.
+			return Operand{Kind: OperandLiteral, Literal: strconv.FormatInt(int64(v.Ival.GetIval()), 10), Pos: int(x.AConst.Location)}
+		case *pg_query.A_Const_Fval:
+			return Operand{Kind: OperandLiteral, Literal: canonicalNumber(v.Fval.GetFval()), Pos: int(x.AConst.Location)}
 		}
 	case *pg_query.Node_SetToDefault:
 		return Operand{Kind: OperandDefault, Pos: int(x.SetToDefault.Location)}
