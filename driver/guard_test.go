@@ -132,13 +132,7 @@ func TestGuardCases(t *testing.T) {
 			c := openGuarded(t, d, mode, seen)
 			db := sqlOpenDB(t, c)
 			for _, tc := range cases {
-				args := tc.Args
-				for i, a := range args {
-					if m, ok := a.(map[string]any); ok {
-						args = slices.Clone(args)
-						args[i] = pgx.NamedArgs(m)
-					}
-				}
+				args := namedArgs(tc.Args)
 				tx, err := db.BeginTx(ctx, nil)
 				if err != nil {
 					t.Fatal(err)
