@@ -277,8 +277,8 @@ var mutations = []mutation{
 	{
 		name: "guard: a parameter is trusted without checking its value",
 		file: "internal/sqlcheck/decide.go",
-		old:  "\t\tif v == d.tenant {\n\t\t\treturn true, \"\"\n\t\t}\n\t\treturn false, fmt.Sprintf(\"compares the tenant column with $%d",
-		new:  "\t\tif v == d.tenant || true {\n\t\t\treturn true, \"\"\n\t\t}\n\t\treturn false, fmt.Sprintf(\"compares the tenant column with $%d",
+		old:  "\t\tif v == d.tenant {\n\t\t\treturn true, \"\"\n\t\t}\n\t\tif d.lifted {",
+		new:  "\t\tif v == d.tenant || true {\n\t\t\treturn true, \"\"\n\t\t}\n\t\tif d.lifted {",
 		pkg:  "./...", tests: "TestCases|TestGuardCases|TestGuardEvents",
 	},
 	{
