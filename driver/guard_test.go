@@ -274,6 +274,22 @@ func TestGuardTables(t *testing.T) {
 	if _, err := only.ExecContext(ctxFor(1), "SELECT * FROM customers"); !errors.As(err, &v) {
 		t.Fatalf("customers listed, yet allowed: %v", err)
 	}
+	// A view hiding the tenant column is refused unless excluded.
+	cfg, err := pgx.ParseConfig(d.AppDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := driver.NewConnector(*cfg, driver.WithGuard(guard.Enforce), driver.WithExcludedTables("revenue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	views := sqlOpenDB(t, c)
+	if _, err := views.ExecContext(ctxFor(1), "SELECT * FROM revenue"); err != nil {
+		t.Fatalf("excluded view refused: %v", err)
+	}
+	if _, err := only.ExecContext(ctxFor(1), "SELECT * FROM revenue"); !errors.As(err, &v) || v.Rule != guard.RuleHiddenView {
+		t.Fatalf("hidden view: %v", err)
+	}
 	bad := sqlOpenDB(t, openGuarded(t, d, guard.Enforce, &events{}, "tenant_tables=nosuch"))
 	if err := bad.PingContext(context.Background()); err == nil || !strings.Contains(err.Error(), `table "nosuch" not found`) {
 		t.Fatalf("ping with an unknown tenant table: %v", err)

@@ -102,7 +102,8 @@ func (c *Catalog) Names() []string {
 }
 
 // Override limits or extends what discovery found: with only non-empty,
-// exactly those relations are tenant-owned; exclude removes some. Names
+// exactly those relations are tenant-owned; exclude removes some, and
+// makes a view that hides the tenant column an ordinary relation. Names
 // are "schema.name" or a bare name resolved through the search_path. An
 // unknown name is an error.
 func (c *Catalog) Override(only, exclude []string) (*Catalog, error) {
@@ -121,6 +122,9 @@ func (c *Catalog) Override(only, exclude []string) (*Catalog, error) {
 			}
 			t := out.rels[key]
 			t.Owned = owned
+			if !owned {
+				t.Hidden = false // an excluded view is deliberately global
+			}
 			out.rels[key] = t
 		}
 		return nil
