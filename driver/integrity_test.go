@@ -299,6 +299,12 @@ func TestDriverStatementsUnreachable(t *testing.T) {
 			rows.Close()
 			t.Errorf("query text %q ran the driver's statement", name)
 		}
+		// Through pgx itself too: a pgx option argument sends the call to
+		// pgx, which looks texts up among the names it prepared.
+		if rows, err := db.QueryContext(ctxFor(a), name, pgx.QueryResultFormats{0}); err == nil {
+			rows.Close()
+			t.Errorf("query text %q ran the driver's statement through pgx", name)
+		}
 		tx, err := db.BeginTx(ctxFor(a), nil)
 		if err != nil {
 			t.Fatal(err)

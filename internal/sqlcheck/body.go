@@ -26,7 +26,9 @@ func (c *checker) body(opts []*pg_query.Node, lang, what string) {
 		}
 		switch d.Defname {
 		case "language":
-			lang = strings.ToLower(d.Arg.GetString_().GetSval())
+			// As written: the server compares language names exactly
+			// (LANGUAGE "PLpgSQL" is not plpgsql), and so does pg_query.
+			lang = d.Arg.GetString_().GetSval()
 		case "as":
 			walk(d.Arg.ProtoReflect(), func(m protoreflect.ProtoMessage) {
 				if s, ok := m.(*pg_query.String); ok {
@@ -43,12 +45,53 @@ func (c *checker) body(opts []*pg_query.Node, lang, what string) {
 		return
 	}
 	switch {
-	case lang == "plpgsql" && c.plpgsql(what):
+	case lang == "plpgsql" && c.plpgsql(what, strings.Join(src, " ")):
 		return
 	case lang == "sql" && len(src) == 1 && c.sqlBody(src[0], what):
 		return
 	}
 	c.words(strings.Join(src, " "), what)
+}
+
+// scanSource splits procedural source with PostgreSQL's scanner into the
+// words of its code (outside string constants and comments) and its texts
+// (each string constant, comment and quoted identifier on its own). false
+// when the scanner rejects it.
+func scanSource(src string) (code []bodyWord, texts []string, recordDefault, ok bool) {
+	res, err := pg_query.Scan(src)
+	if err != nil {
+		return nil, nil, false, false
+	}
+	var b strings.Builder
+	prev := ""
+	for _, t := range res.Tokens {
+		if int(t.Start) < 0 || int(t.End) > len(src) || t.Start > t.End {
+			return nil, nil, false, false
+		}
+		tok := src[t.Start:t.End]
+		switch t.Token {
+		case pg_query.Token_SCONST, pg_query.Token_USCONST, pg_query.Token_BCONST, pg_query.Token_XCONST,
+			pg_query.Token_SQL_COMMENT, pg_query.Token_C_COMMENT:
+			texts = append(texts, tok)
+			b.WriteByte(' ')
+			continue
+		case pg_query.Token_IDENT:
+			if strings.HasPrefix(tok, `"`) {
+				texts = append(texts, tok)
+			}
+		case pg_query.Token_COLON_EQUALS, pg_query.Token_ASCII_61:
+			// pg_query's PL/pgSQL tree drops the default of a variable
+			// declared "RECORD:=" (upper case): such code is matched by
+			// its words.
+			if prev == "RECORD" {
+				recordDefault = true
+			}
+		}
+		prev = tok
+		b.WriteString(tok)
+		b.WriteByte(' ')
+	}
+	return bodyWords(b.String()), texts, recordDefault, true
 }
 
 // words refuses procedural source that, word by word, has a form that
@@ -130,6 +173,16 @@ func bodyWords(src string) []bodyWord {
 // driver's statement names and the functions that run SQL text are refused
 // wherever they appear.
 func bodyTamper(ws []bodyWord, setting string) string {
+	return bodyTamperFuncs(ws, setting, true)
+}
+
+// bodyTamperWrites is bodyTamper without the SQL-running functions, for
+// code whose calls the parser reads.
+func bodyTamperWrites(ws []bodyWord, setting string) string {
+	return bodyTamperFuncs(ws, setting, false)
+}
+
+func bodyTamperFuncs(ws []bodyWord, setting string, sqlFuncs bool) string {
 	writes, updates, settings := false, false, false
 	for i, w := range ws {
 		switch {
@@ -139,7 +192,7 @@ func bodyTamper(ws []bodyWord, setting string) string {
 			return "mentioning DISCARD"
 		case w.w == "deallocate":
 			return "mentioning DEALLOCATE"
-		case isSQLFunc(w.w):
+		case sqlFuncs && isSQLFunc(w.w):
 			return "mentioning " + w.w + ", which runs SQL text"
 		case strings.HasPrefix(w.w, StatementPrefix):
 			return "mentioning a name starting with " + StatementPrefix

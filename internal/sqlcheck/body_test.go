@@ -47,7 +47,7 @@ func TestBodies(t *testing.T) {
 		{do("BEGIN RESET app.tenant_id; END"), "app.tenant_id"},
 		{do("BEGIN EXECUTE 'SET app.tenant_id = ''b'''; END"), "app.tenant_id"},
 		{do("DECLARE k text := 'app.tenant_id'; BEGIN EXECUTE 'SET ' || k || ' = ''b'''; END"), "SETs or RESETs a setting named at run time"},
-		{do("BEGIN EXECUTE 'SET ' || 'app.' || 'tenant_id' || ' = ''b'''; END"), "SETs or RESETs a setting named at run time"},
+		{do("BEGIN EXECUTE 'SET ' || 'app.' || 'tenant_id' || ' = ''b'''; END"), "SET/RESET of app.tenant_id"},
 		{do("BEGIN UPDATE pg_settings SET setting = 'b' WHERE name = 'app.tenant_id'; END"), "UPDATE of pg_settings"},
 		{fn("BEGIN PERFORM set_config('app.tenant_id', NEW.tenant_id, true); RETURN NEW; END"), "function body: set_config of app.tenant_id"},
 		{"CREATE PROCEDURE p() LANGUAGE sql AS $$ SELECT set_config('app.tenant_id', 'b', false) $$", "procedure body: set_config of app.tenant_id"},
@@ -120,6 +120,20 @@ func TestBodies(t *testing.T) {
 		// PL/pgSQL the parser cannot read falls back to the words.
 		{do("BEGIN SET ROLE owner; NOT VALID PLPGSQL"), "SET ROLE"},
 
+		// Found by review: what the parse alone missed.
+		{do("DECLARE a int[] := '{0}'; BEGIN a[length(set_config('app.tenant_id','evil',false))] := 1; END"), "set_config"},
+		{do("DECLARE a int[] := '{0}'; BEGIN a[length(':= 1 --')] := set_config('app.tenant_id','evil',false); END"), "set_config"},
+		{do("DECLARE r RECORD:= ROW(set_config('app.tenant_id','evil',false)); BEGIN NULL; END"), "set_config"},
+		{do("DECLARE n text := 'app.tenant_id'; BEGIN EXECUTE format('SET %1$s = %2$L', n, 'evil'); END"), "named at run time"},
+		{do("DECLARE n text := 'app.tenant_id'; BEGIN EXECUTE format('SET %10s = %L', n, 'evil'); END"), "named at run time"},
+		{do("BEGIN EXECUTE 'SET app.' || 'tenant_id = ''t02'''; END"), "app.tenant_id"},
+		{do("BEGIN BEGIN RAISE EXCEPTION 'SET ROLE admin'; EXCEPTION WHEN OTHERS THEN EXECUTE SQLERRM; END; END"), "SET ROLE"},
+		{do("BEGIN /*@@SET ROLE admin@@*/ EXECUTE substring(current_query() from '@@([^@]+)@@'); END"), "SET ROLE"},
+		{do(`BEGIN PERFORM "SET ROLE admin"; EXCEPTION WHEN OTHERS THEN EXECUTE substring(SQLERRM from '"(.*)"'); END`), "SET ROLE"},
+		{`DO LANGUAGE "PLpgSQL" $$ BEGIN PERFORM set_config('app.tenant_id', 'b', false); END $$`, "set_config"},
+		// …and what it must still let through.
+		{"CREATE FUNCTION null_column(t text, c text) RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'UPDATE ' || quote_ident(t) || ' SET ' || quote_ident(c) || ' = NULL'; END $$", ""},
+		{do("DECLARE t text := 'items'; BEGIN EXECUTE format('ALTER TABLE %I SET (fillfactor = 90)', t); EXECUTE 'UPDATE ' || t || ' AS x SET ' || 'deleted_at = now()'; END"), ""},
 		// Reads and mentions: never tampering.
 		{"CREATE FUNCTION current_tenant() RETURNS text LANGUAGE sql STABLE AS $$ SELECT NULLIF(current_setting('app.tenant_id', true), '') $$", ""},
 		{"CREATE FUNCTION fill_tenant() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.tenant_id := current_setting('app.tenant_id'); RETURN NEW; END $$", ""},

@@ -30,8 +30,12 @@ type plExpr struct {
 // the body, since a variable can carry one to EXECUTE — are checked for the
 // forms that write (fragmentTamper). It reports false when the PL/pgSQL
 // parser rejects the code, leaving it to the word check.
-func (c *checker) plpgsql(what string) bool {
+func (c *checker) plpgsql(what, src string) bool {
 	if c.text == "" {
+		return false
+	}
+	code, texts, recordDefault, ok := scanSource(src)
+	if !ok || recordDefault {
 		return false
 	}
 	js, err := pg_query.ParsePlPgSqlToJSON(c.text)
@@ -39,7 +43,7 @@ func (c *checker) plpgsql(what string) bool {
 		return false
 	}
 	var tree any
-	if err := json.Unmarshal([]byte(js), &tree); err != nil {
+	if err := json.Unmarshal([]byte(js), &tree); err != nil || !hasAction(tree) {
 		return false
 	}
 	var exprs []plExpr
@@ -47,12 +51,16 @@ func (c *checker) plpgsql(what string) bool {
 
 	var consts []string
 	computed := false
+	unread := false // a computed EXECUTE whose skeleton could not be read
 	for _, e := range exprs {
 		parsed, sql := parseExpr(e)
 		if parsed == nil {
 			// Not SQL the parser reads on its own: its words.
 			c.words(e.query, what)
 			consts = append(consts, e.query)
+			if e.dynamic {
+				computed, unread = true, true
+			}
 			continue
 		}
 		if a := analyzeTree(parsed, sql, c.setting, c.depth+1); a.Tamper != "" {
@@ -65,16 +73,130 @@ func (c *checker) plpgsql(what string) bool {
 		}
 		if s, ok := soleString(parsed); ok {
 			c.dynamicSQL(s, what)
-		} else {
-			computed = true
+			continue
 		}
+		computed = true
+		// The SQL the expression builds, its computed parts replaced by a
+		// name: 'UPDATE ' || t || ' SET ' || c || ' = NULL' reads as an
+		// UPDATE, 'SET ' || n || ' = …' as a SET of a setting named at
+		// run time.
+		skel, ok := skeleton(parsed)
+		if !ok {
+			unread = true
+			continue
+		}
+		reason, parsedOK := c.skeletonTamper(skel)
+		if reason != "" {
+			c.tamper(what + ": EXECUTE of computed SQL " + reason)
+			return true
+		}
+		unread = unread || !parsedOK
 	}
 	if computed {
-		if reason := fragmentTamper(consts, c.setting); reason != "" {
-			c.tamper(what + ": EXECUTE of computed SQL with a constant part " + reason)
+		// A computed EXECUTE can run text from anywhere in the body (a
+		// variable, a RAISE message, a comment or an identifier read
+		// back): each of the body's texts is checked for the forms that
+		// write.
+		if reason := fragmentTamper(append(consts, texts...), c.setting, unread); reason != "" {
+			c.tamper(what + ": EXECUTE of computed SQL, with a part of the body " + reason)
+			return true
+		}
+	}
+	// A safety net under the parse: the words of the code, outside its
+	// strings and comments, must not write (what an expression's parse
+	// could miss: a subscript of an assigned array element, say). Names of
+	// functions that run SQL are left to the parse, which reads their
+	// arguments.
+	if reason := bodyTamperWrites(code, c.setting); reason != "" {
+		c.tamper(what + " " + reason)
+	}
+	return true
+}
+
+// hasAction reports whether pg_query compiled a function body (it returns
+// an empty function for a language name it does not take for plpgsql).
+func hasAction(tree any) bool {
+	fs, ok := tree.([]any)
+	if !ok || len(fs) == 0 {
+		return false
+	}
+	for _, f := range fs {
+		m, _ := f.(map[string]any)
+		fn, _ := m["PLpgSQL_function"].(map[string]any)
+		if fn == nil || fn["action"] == nil {
+			return false
 		}
 	}
 	return true
+}
+
+// runTimeName stands for the computed parts of dynamic SQL in a skeleton.
+const runTimeName = "pgxtenant_runtime_name"
+
+// skeleton returns the SQL an EXECUTE expression builds, its string
+// constants as they are and every computed part (a variable, quote_ident(…),
+// a format() placeholder) replaced by runTimeName; false when the
+// expression has a shape it does not follow.
+func skeleton(tree *pg_query.ParseResult) (string, bool) {
+	sel := tree.Stmts[0].GetStmt().GetSelectStmt()
+	if sel == nil || len(sel.TargetList) != 1 {
+		return "", false
+	}
+	var b strings.Builder
+	ok := skel(sel.TargetList[0].GetResTarget().GetVal(), &b)
+	return b.String(), ok
+}
+
+func skel(n *pg_query.Node, b *strings.Builder) bool {
+	if n == nil {
+		return false
+	}
+	switch x := n.Node.(type) {
+	case *pg_query.Node_TypeCast:
+		return skel(x.TypeCast.Arg, b)
+	case *pg_query.Node_AConst:
+		if s, ok := x.AConst.Val.(*pg_query.A_Const_Sval); ok {
+			b.WriteString(s.Sval.GetSval())
+			return true
+		}
+	case *pg_query.Node_AExpr:
+		if x.AExpr.Kind == pg_query.A_Expr_Kind_AEXPR_OP && opName(x.AExpr.Name) == "||" {
+			return skel(x.AExpr.Lexpr, b) && skel(x.AExpr.Rexpr, b)
+		}
+	case *pg_query.Node_FuncCall:
+		if funcName(x.FuncCall.Funcname) == "format" && len(x.FuncCall.Args) > 0 {
+			tmpl, ok := rawConstString(x.FuncCall.Args[0])
+			if !ok {
+				return false
+			}
+			b.WriteString(formatSpec.ReplaceAllString(strings.ReplaceAll(tmpl, "%%", "%"), " "+runTimeName+" "))
+			return true
+		}
+	}
+	b.WriteString(" " + runTimeName + " ")
+	return true
+}
+
+// formatSpec matches format()'s placeholders: %[position$][-][width]type.
+var formatSpec = regexp.MustCompile(`%([0-9]+\$)?-?([0-9]+|\*([0-9]+\$)?)?[sILsil]`)
+
+// skeletonTamper checks the skeleton of dynamic SQL: what a constant text
+// would be refused for, and a SET or RESET of a setting whose name is
+// computed (it could be any setting).
+func (c *checker) skeletonTamper(skel string) (reason string, parsed bool) {
+	tree, err := pg_query.Parse(skel)
+	if err != nil {
+		return "", false // the fragment check decides
+	}
+	if a := analyzeTree(tree, skel, c.setting, c.depth+1); a.Tamper != "" {
+		return "(" + a.Tamper + ")", true
+	}
+	walk(tree.ProtoReflect(), func(m protoreflect.ProtoMessage) {
+		if v, ok := m.(*pg_query.VariableSetStmt); ok && strings.Contains(strings.ToLower(v.Name), runTimeName) {
+			reason = "that SETs or RESETs a setting named at run time"
+		}
+	})
+	return reason, true
 }
 
 // dynamicSQL checks the constant text an EXECUTE runs.
@@ -170,37 +292,34 @@ func stringConsts(tree *pg_query.ParseResult) []string {
 	return out
 }
 
-// placeholder matches the words format() placeholders leave: %s, %I, %L
-// and their positional forms %1$s.
-var placeholder = regexp.MustCompile(`^([0-9]+\$)?[sil]$`)
-
 // fragmentTamper returns why constant parts of computed dynamic SQL could
 // write the setting or change the session, or "": a part that has such a
 // form on its own (bodyTamper: set_config, SET or RESET of the setting, of
-// the role or session authorization, DISCARD, RESET ALL, …), or a SET or
-// RESET whose setting is named at run time (the part ends before the
-// name, or names it with a format placeholder), which could be any
-// setting. A SET of a setting the part names, other than those, passes.
-func fragmentTamper(frags []string, setting string) string {
+// the role or session authorization, DISCARD, RESET ALL, …). With runTime
+// (the SQL's skeleton could not be read), also a SET or RESET whose
+// setting is named at run time: the part ends before the name, names it
+// with a format placeholder, or ends inside a qualified name.
+func fragmentTamper(frags []string, setting string, runTime bool) string {
 	for _, f := range frags {
 		ws := bodyWords(f)
 		if reason := bodyTamper(ws, setting); reason != "" {
 			return reason
 		}
+		if !runTime {
+			continue
+		}
+		if runTimeSet.MatchString(f) {
+			return "that SETs or RESETs a setting named at run time"
+		}
 		for i := range ws {
-			var target string
-			switch {
-			case ws[i].w == "reset":
-				target = next(ws, i)
-			case gucSet(ws, i):
-				target = afterScope(ws, i)
-			default:
-				continue
-			}
-			if target == "" || placeholder.MatchString(target) {
+			if (ws[i].w == "reset" || gucSet(ws, i)) && i == len(ws)-1 {
 				return "that SETs or RESETs a setting named at run time"
 			}
 		}
 	}
 	return ""
 }
+
+// runTimeSet matches SET or RESET (LOCAL, SESSION) followed by a format
+// placeholder, or by a name cut short at a dot at the end of the text.
+var runTimeSet = regexp.MustCompile(`(?is)\b(set|reset)\s+((local|session)\s+)?(%|[a-z_"][\w"$]*\.\s*$)`)

@@ -235,7 +235,7 @@ var mutations = []mutation{
 	{
 		name: "PL/pgSQL bodies matched as words instead of parsed (false refusals)",
 		file: "internal/sqlcheck/body.go",
-		old:  "\tcase lang == \"plpgsql\" && c.plpgsql(what):",
+		old:  "\tcase lang == \"plpgsql\" && c.plpgsql(what, strings.Join(src, \" \")):",
 		new:  "\tcase false:",
 		pkg:  "./...", tests: "TestBodies|TestMigrationsPass",
 	},
@@ -249,9 +249,23 @@ var mutations = []mutation{
 	{
 		name: "computed EXECUTE in PL/pgSQL: constant parts not checked",
 		file: "internal/sqlcheck/plpgsql.go",
-		old:  "\tif computed {\n\t\tif reason := fragmentTamper(consts, c.setting); reason != \"\" {",
-		new:  "\tif computed && false {\n\t\tif reason := fragmentTamper(consts, c.setting); reason != \"\" {",
+		old:  "\t\tif reason := fragmentTamper(append(consts, texts...), c.setting, unread); reason != \"\" {",
+		new:  "\t\tif reason := fragmentTamper(append(consts[:0:0], texts[:0]...), c.setting, unread); reason != \"\" {",
 		pkg:  "./...", tests: "TestBodies|TestTamperRejected",
+	},
+	{
+		name: "PL/pgSQL: the code's words not checked under the parse (array subscripts, RECORD defaults)",
+		file: "internal/sqlcheck/plpgsql.go",
+		old:  "\tif reason := bodyTamperWrites(code, c.setting); reason != \"\" {",
+		new:  "\tif reason := bodyTamperWrites(code[:0], c.setting); reason != \"\" {",
+		pkg:  "./internal/sqlcheck", tests: "TestBodies",
+	},
+	{
+		name: "PL/pgSQL: computed EXECUTE's skeleton not read",
+		file: "internal/sqlcheck/plpgsql.go",
+		old:  "\t\tskel, ok := skeleton(parsed)",
+		new:  "\t\tskel, ok := \"\", false",
+		pkg:  "./internal/sqlcheck", tests: "TestBodies",
 	},
 	{
 		name: "guard: an OR scopes when any branch does",
