@@ -532,7 +532,7 @@ func (c *Conn) ExecContext(ctx context.Context, query string, args []sqldriver.N
 
 // exec checks and runs cl, which may carry a Stmt's description.
 func (c *Conn) exec(ctx context.Context, a *sqlcheck.Analysis, b binding, cl call) (sqldriver.Result, error) {
-	if err := c.checkArgs(cl.args); err != nil {
+	if err := c.checkArgs(cl.query, cl.args); err != nil {
 		return nil, err
 	}
 	if err := c.guard(ctx, a, b, cl); err != nil {
@@ -558,7 +558,7 @@ func (c *Conn) QueryContext(ctx context.Context, query string, args []sqldriver.
 
 // query checks and runs cl, which may carry a Stmt's description.
 func (c *Conn) query(ctx context.Context, a *sqlcheck.Analysis, b binding, cl call) (sqldriver.Rows, error) {
-	if err := c.checkArgs(cl.args); err != nil {
+	if err := c.checkArgs(cl.query, cl.args); err != nil {
 		return nil, err
 	}
 	if err := c.guard(ctx, a, b, cl); err != nil {
@@ -572,10 +572,15 @@ func (c *Conn) query(ctx context.Context, a *sqlcheck.Analysis, b binding, cl ca
 	return rows, err
 }
 
-// checkArgs refuses, behind a transaction pooler, a call that asks pgx for
-// its cache_statement mode: it would prepare a named statement that the
-// pooler's next transaction may not find.
-func (c *Conn) checkArgs(args []sqldriver.NamedValue) error {
+// checkArgs refuses an empty text with arguments, and, behind a
+// transaction pooler, a call that asks pgx for its cache_statement mode: it
+// would prepare a named statement that the pooler's next transaction may
+// not find.
+func (c *Conn) checkArgs(query string, args []sqldriver.NamedValue) error {
+	if query == "" && len(args) > 0 {
+		// pgx panics on an empty text with arguments in its cache modes.
+		return fmt.Errorf("pgx-tenant: empty SQL text with %d arguments", len(args))
+	}
 	if c.cfg.pooler != PoolerTransaction {
 		return nil
 	}

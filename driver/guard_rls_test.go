@@ -45,64 +45,118 @@ func TestScopedMeansOnlyTenantRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	withRLS := guardSchema(t)
-	plain := pgtest.NewDatabase(t)
-	ctx := context.Background()
-	if err := plain.ExecOwner(ctx, append(slices.Clone(guardcases.Schema),
-		"GRANT USAGE ON SCHEMA audit TO "+plain.AppRole,
-		"GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public, audit TO "+plain.AppRole,
-		"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "+plain.AppRole)...); err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range []*pgtest.Database{withRLS, plain} {
-		if err := d.Exec(ctx, guardSeed...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	connect := func(d *pgtest.Database) *pgx.Conn {
-		c, err := pgx.Connect(ctx, d.AppDSN)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close(ctx) })
-		return c
-	}
-	a, b := connect(withRLS), connect(plain)
-	// The guard's verdict comes from a database of its own: an allowed
-	// statement runs there, and sequences do not roll back.
-	guarded := sqlOpenDB(t, openGuarded(t, guardSchema(t), guard.Enforce, &events{}))
-	allowed := func(c guardcases.Case) bool {
-		args := namedArgs(c.Args)
-		tx, err := guarded.BeginTx(ctxFor(1), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tx.Rollback()
-		_, err = tx.ExecContext(ctxFor(1), c.SQL, args...)
-		var v *guard.Violation
-		return !errors.As(err, &v) && !errors.Is(err, driver.ErrInvalidSQL)
-	}
+	check := scopeOracle(t)
 	compared := 0
 	for _, c := range cases {
-		if nondeterministic(c.SQL) || !allowed(c) {
-			continue
+		ran, problem := check(c.SQL, c.Args)
+		if problem != "" {
+			t.Errorf("%s/%s: %s", c.File, c.Name, problem)
 		}
-		ra, erra := runRolledBack(ctx, a, c.SQL, c.Args)
-		rb, errb := runRolledBack(ctx, b, c.SQL, c.Args)
-		switch {
-		case erra != nil && errb != nil:
-			continue // not runnable here (a file COPY, a missing prepared statement, …)
-		case erra != nil || errb != nil:
-			t.Errorf("%s/%s: with RLS %v, without %v", c.File, c.Name, erra, errb)
-		case !slices.Equal(ra, rb):
-			t.Errorf("%s/%s: allowed, but without RLS it sees other rows:\n with RLS    %v\n without RLS %v", c.File, c.Name, ra, rb)
+		if ran {
+			compared++
 		}
-		compared++
 	}
 	if compared < 150 {
 		t.Fatalf("only %d allowed cases compared", compared)
 	}
 	t.Logf("%d allowed cases return the same rows with and without RLS", compared)
+}
+
+// FuzzScopedRows is TestScopedMeansOnlyTenantRows over arbitrary SQL
+// (seeded with the cases), with the context's tenant as $1: whatever the
+// guard lets through must see only the tenant's rows.
+func FuzzScopedRows(f *testing.F) {
+	cases, err := guardcases.Load("../guard/testdata")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, c := range cases {
+		f.Add(c.SQL)
+	}
+	check := scopeOracle(f)
+	f.Fuzz(func(t *testing.T, sql string) {
+		if !fuzzable(sql) {
+			return
+		}
+		if _, problem := check(sql, []any{guardcases.Tenant}); problem != "" {
+			t.Errorf("%q: %s", sql, problem)
+		}
+	})
+}
+
+// fuzzable keeps fuzzing to one statement that cannot end the transaction
+// it runs in (which would let one input's writes reach the next).
+func fuzzable(sql string) bool {
+	if strings.ContainsAny(sql, ";\x00") || nondeterministic(sql) {
+		return false
+	}
+	l := strings.ToLower(sql)
+	for _, w := range []string{"commit", "rollback", "end", "abort", "begin", "prepare", "savepoint", "release",
+		"vacuum", "checkpoint", "listen", "notify", "copy", "dblink", "pg_", "lo_", "set", "reset", "discard", "do", "call"} {
+		if strings.Contains(l, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// scopeOracle returns a check that runs sql through the guard (enforce)
+// and, when the guard lets it through, on a database with RLS and one
+// without, for tenant t01: ran says it was compared, problem what differed.
+func scopeOracle(tb testing.TB) func(sql string, args []any) (ran bool, problem string) {
+	withRLS := guardSchema(tb)
+	plain := pgtest.NewDatabase(tb)
+	ctx := context.Background()
+	if err := plain.ExecOwner(ctx, append(slices.Clone(guardcases.Schema),
+		"GRANT USAGE ON SCHEMA audit TO "+plain.AppRole,
+		"GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public, audit TO "+plain.AppRole,
+		"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "+plain.AppRole)...); err != nil {
+		tb.Fatal(err)
+	}
+	for _, d := range []*pgtest.Database{withRLS, plain} {
+		if err := d.Exec(ctx, guardSeed...); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	connect := func(d *pgtest.Database) *pgx.Conn {
+		c, err := pgx.Connect(ctx, d.AppDSN)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { c.Close(ctx) })
+		return c
+	}
+	a, b := connect(withRLS), connect(plain)
+	// The guard's verdict comes from a database of its own: an allowed
+	// statement runs there, and sequences do not roll back.
+	guarded := sqlOpenDB(tb, openGuarded(tb, guardSchema(tb), guard.Enforce, &events{}))
+	allowed := func(sql string, args []any) bool {
+		tx, err := guarded.BeginTx(ctxFor(1), nil)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		defer tx.Rollback()
+		_, err = tx.ExecContext(ctxFor(1), sql, namedArgs(args)...)
+		var v *guard.Violation
+		return !errors.As(err, &v) && !errors.Is(err, driver.ErrInvalidSQL) && !errors.Is(err, driver.ErrTamper) &&
+			!errors.Is(err, driver.ErrTxControl)
+	}
+	return func(sql string, args []any) (bool, string) {
+		if nondeterministic(sql) || !allowed(sql, args) {
+			return false, ""
+		}
+		ra, erra := runRolledBack(ctx, a, sql, args)
+		rb, errb := runRolledBack(ctx, b, sql, args)
+		switch {
+		case erra != nil && errb != nil:
+			return false, "" // not runnable here (a file COPY, a missing prepared statement, …)
+		case erra != nil || errb != nil:
+			return true, fmt.Sprintf("with RLS %v, without %v", erra, errb)
+		case !slices.Equal(ra, rb):
+			return true, fmt.Sprintf("allowed, but without RLS it sees other rows:\n with RLS    %v\n without RLS %v", ra, rb)
+		}
+		return true, ""
+	}
 }
 
 // nondeterministic reports texts whose results differ between runs, or

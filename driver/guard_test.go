@@ -21,7 +21,7 @@ import (
 
 // guardSchema creates the schema of the guard's cases, with RLS on the
 // tenant-owned tables.
-func guardSchema(t *testing.T) *pgtest.Database {
+func guardSchema(t testing.TB) *pgtest.Database {
 	t.Helper()
 	d := pgtest.NewDatabase(t)
 	sql := append([]string(nil), guardcases.Schema...)
@@ -61,7 +61,7 @@ func (e *events) take() []event.Event {
 	return out
 }
 
-func openGuarded(t *testing.T, d *pgtest.Database, mode guard.Mode, h event.Handler, kv ...string) *driver.Connector {
+func openGuarded(t testing.TB, d *pgtest.Database, mode guard.Mode, h event.Handler, kv ...string) *driver.Connector {
 	t.Helper()
 	cfg, err := pgx.ParseConfig(withKeys(d.AppDSN, kv...))
 	if err != nil {
@@ -74,7 +74,7 @@ func openGuarded(t *testing.T, d *pgtest.Database, mode guard.Mode, h event.Hand
 	return c
 }
 
-func sqlOpenDB(t *testing.T, c *driver.Connector) *sql.DB {
+func sqlOpenDB(t testing.TB, c *driver.Connector) *sql.DB {
 	db := sql.OpenDB(c)
 	t.Cleanup(func() { db.Close() })
 	return db

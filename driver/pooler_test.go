@@ -375,3 +375,28 @@ func TestPoolerRefusesCacheTurnedBackOn(t *testing.T) {
 		t.Fatalf("ping: %v", err)
 	}
 }
+
+// TestEmptyTextWithArguments: an empty SQL text with arguments is refused
+// with an error in every exec mode (pgx itself panics on it in its cache
+// modes), inside a transaction too, and the connection stays usable.
+func TestEmptyTextWithArguments(t *testing.T) {
+	d := schema(t)
+	for _, mode := range execModes {
+		t.Run(mode, func(t *testing.T) {
+			db := openApp(t, d, "default_query_exec_mode="+mode)
+			db.SetMaxOpenConns(1)
+			if _, err := db.ExecContext(ctxFor(1), "", "x"); err == nil || !strings.Contains(err.Error(), "empty SQL text") {
+				t.Fatalf("err = %v", err)
+			}
+			tx, err := db.BeginTx(ctxFor(1), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.QueryContext(ctxFor(1), "", "x"); err == nil {
+				t.Fatal("empty text with an argument accepted in a Tx")
+			}
+			tx.Rollback()
+			wantOnly(t, tenantsSeen(t, db, ctxFor(1), "SELECT tenant_id FROM items"), 1, itemsOf(1))
+		})
+	}
+}
