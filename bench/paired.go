@@ -240,9 +240,16 @@ func clearObjectsTables(ctx context.Context, d *pgtest.Database, ops, rounds int
 				open: sqlMethod("pgx-tenant", "tenant_scope="+scope+" tenant_clear_objects=true", tenantCtx)},
 		)
 	}
+	return oneConnectionTables(ctx, d, "Clearing session objects (tenant_clear_objects=true)", workloads[:2], ms, ops, rounds, only)
+}
+
+// oneConnectionTables measures each workload of ws with methods ms on one
+// connection, a table each titled "<topic>: <workload>, <shape>", leaving
+// out the titles that do not contain only.
+func oneConnectionTables(ctx context.Context, d *pgtest.Database, topic string, ws []workload, ms []method, ops, rounds int, only string) ([]*table, error) {
 	var tables []*table
-	for _, w := range workloads[:2] {
-		title := fmt.Sprintf("Clearing session objects (tenant_clear_objects=true): %s, %s", w.name, shapes[0])
+	for _, w := range ws {
+		title := fmt.Sprintf("%s: %s, %s", topic, w.name, shapes[0])
 		if !strings.Contains(title, only) {
 			continue
 		}
@@ -295,17 +302,5 @@ func guardTables(ctx context.Context, d *pgtest.Database, ops, rounds int, only 
 		{name: "pgx-tenant transaction, tenant changes, guard enforce", ref: off,
 			open: sqlMethod("pgx-tenant", "tenant_scope=transaction tenant_guard=enforce", tenantCtx)},
 	}
-	var tables []*table
-	for _, w := range guardWorkloads {
-		title := fmt.Sprintf("Guard (tenant_guard): %s, %s", w.name, shapes[0])
-		if !strings.Contains(title, only) {
-			continue
-		}
-		t, err := measure(ctx, d, title, w, shapes[0], ms, ops, rounds)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", title, err)
-		}
-		tables = append(tables, t)
-	}
-	return tables, nil
+	return oneConnectionTables(ctx, d, "Guard (tenant_guard)", guardWorkloads, ms, ops, rounds, only)
 }

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/pgx-tenant/pgx-tenant/internal/sqlcheck"
 )
 
 // Mode is what the guard does with an unscoped statement.
@@ -52,29 +54,30 @@ func ParseMode(s string) (Mode, error) {
 	return Off, fmt.Errorf("must be off, audit or enforce, not %q", s)
 }
 
-// Rules a Violation reports.
+// Rules a Violation reports. The decision (internal/sqlcheck) names them;
+// these are its names.
 const (
 	// RuleUnscoped: a tenant-owned table is read, updated or deleted from
 	// without an equality between its tenant column and the tenant.
-	RuleUnscoped = "unscoped"
+	RuleUnscoped = sqlcheck.RuleUnscoped
 	// RuleTenantMismatch: a literal or argument names another tenant.
-	RuleTenantMismatch = "tenant_mismatch"
+	RuleTenantMismatch = sqlcheck.RuleTenantMismatch
 	// RuleInsertTenant: an INSERT without the tenant (and no default that
 	// reads the setting), or with a value that is not the tenant.
-	RuleInsertTenant = "insert_tenant"
+	RuleInsertTenant = sqlcheck.RuleInsertTenant
 	// RuleUpdateTenant: an UPDATE of the tenant column.
-	RuleUpdateTenant = "update_tenant"
+	RuleUpdateTenant = sqlcheck.RuleUpdateTenant
 	// RuleTruncate, RuleCopy, RuleLock: statements on a whole tenant-owned
 	// table.
-	RuleTruncate = "truncate"
-	RuleCopy     = "copy"
-	RuleLock     = "lock"
+	RuleTruncate = sqlcheck.RuleTruncate
+	RuleCopy     = sqlcheck.RuleCopy
+	RuleLock     = sqlcheck.RuleLock
 	// RuleHiddenView: a view over tenant-owned tables that hides the
 	// tenant column, so no predicate can scope it.
-	RuleHiddenView = "hidden_view"
+	RuleHiddenView = sqlcheck.RuleHiddenView
 	// RuleUnverifiable: SQL PREPARE/EXECUTE, whose values the text does
 	// not show.
-	RuleUnverifiable = "unverifiable"
+	RuleUnverifiable = sqlcheck.RuleUnverifiable
 	// RuleSyntax: the parser rejects the text (enforce refuses it).
 	RuleSyntax = "syntax"
 )
