@@ -295,3 +295,19 @@ func TestGuardTables(t *testing.T) {
 		t.Fatalf("ping with an unknown tenant table: %v", err)
 	}
 }
+
+// TestGuardArgsAfterOptions: pgx options passed as leading arguments are
+// not arguments; $1 is the first value after them.
+func TestGuardArgsAfterOptions(t *testing.T) {
+	d := guardSchema(t)
+	db := sqlOpenDB(t, openGuarded(t, d, guard.Enforce, &events{}))
+	for _, opt := range []any{pgx.QueryExecModeExec, pgx.QueryExecModeSimpleProtocol} {
+		if _, err := db.ExecContext(ctxFor(1), "SELECT * FROM invoices WHERE tenant_id = $1", opt, tenantName(1)); err != nil {
+			t.Errorf("%T then the tenant: %v", opt, err)
+		}
+		var v *guard.Violation
+		if _, err := db.ExecContext(ctxFor(1), "SELECT * FROM invoices WHERE tenant_id = $1", opt, tenantName(2)); !errors.As(err, &v) || v.Rule != guard.RuleTenantMismatch {
+			t.Errorf("%T then another tenant: %v", opt, err)
+		}
+	}
+}

@@ -400,3 +400,43 @@ func TestEmptyTextWithArguments(t *testing.T) {
 		})
 	}
 }
+
+// TestStmtAfterSchemaChange: a prepared statement that keeps its own
+// description (exec, simple_protocol and describe_exec modes) describes
+// the text again once the server refuses an execution, so a schema change
+// costs at most one failed execution, not every later one.
+func TestStmtAfterSchemaChange(t *testing.T) {
+	for _, mode := range []string{"exec", "simple_protocol", "describe_exec"} {
+		t.Run(mode, func(t *testing.T) {
+			d := schema(t)
+			db := openApp(t, d, "default_query_exec_mode="+mode)
+			db.SetMaxOpenConns(1)
+			stmt, err := db.PrepareContext(context.Background(), "SELECT * FROM items WHERE val > $1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stmt.Close()
+			columns := func() (string, error) {
+				rows, err := stmt.QueryContext(ctxFor(2), 0)
+				if err != nil {
+					return "", err
+				}
+				defer rows.Close()
+				cols, _ := rows.Columns()
+				for rows.Next() {
+				}
+				return strings.Join(cols, ","), rows.Err()
+			}
+			if _, err := columns(); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.ExecOwner(context.Background(), "ALTER TABLE items ADD COLUMN extra int"); err != nil {
+				t.Fatal(err)
+			}
+			columns() // may fail once: the kept description is stale
+			if cols, err := columns(); err != nil || cols != "id,tenant_id,val,extra" {
+				t.Fatalf("after the schema change: %q, %v", cols, err)
+			}
+		})
+	}
+}

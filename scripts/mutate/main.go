@@ -268,6 +268,20 @@ var mutations = []mutation{
 		pkg:  "./internal/sqlcheck", tests: "TestBodies",
 	},
 	{
+		name: "a Stmt keeps a stale description after the server refused it",
+		file: "driver/stmt.go",
+		old:  "\tif s.own && isServerError(err) {\n\t\ts.sd = nil",
+		new:  "\tif false {\n\t\ts.sd = nil",
+		pkg:  "./driver", tests: "TestStmtAfterSchemaChange",
+	},
+	{
+		name: "guard: leading pgx options counted as arguments",
+		file: "driver/guard.go",
+		old:  "\t\t\tcase pgx.QueryExecMode, pgx.QueryResultFormats, pgx.QueryResultFormatsByOID:\n\t\t\t\tcontinue",
+		new:  "\t\t\tcase pgx.QueryExecMode, pgx.QueryResultFormats, pgx.QueryResultFormatsByOID:",
+		pkg:  "./driver", tests: "TestGuardArgsAfterOptions",
+	},
+	{
 		name: "guard: an OR scopes when any branch does",
 		file: "internal/sqlcheck/decide.go",
 		old:  "\t\t\tif !d.anyScopes(branch, i) {\n\t\t\t\treturn false",
