@@ -237,6 +237,10 @@ func TestGuardEvents(t *testing.T) {
 	if _, err := db.ExecContext(ctx, "SELECT set_config('app.tenant_id', 't02', false)"); !errors.Is(err, driver.ErrTamper) {
 		t.Fatal(err)
 	}
+	// A missing privilege is SQLSTATE 42501 too, but no RLS refusal.
+	if _, err := db.ExecContext(ctx, "SELECT rolpassword FROM pg_authid"); sqlStateOf(err) != "42501" {
+		t.Fatalf("reading pg_authid: %v", err)
+	}
 	if _, err := db.ExecContext(ctx, "INSERT INTO events (tenant_id, note) VALUES ($1, 'x')", tenantName(1)); err != nil {
 		t.Fatal(err)
 	}

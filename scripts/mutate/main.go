@@ -282,6 +282,13 @@ var mutations = []mutation{
 		pkg:  "./driver", tests: "TestGuardArgsAfterOptions",
 	},
 	{
+		name: "every SQLSTATE 42501 reported as an RLS refusal",
+		file: "driver/guard.go",
+		old:  "pe.Code == \"42501\" && strings.Contains(pe.Message, \"row-level security\")",
+		new:  "pe.Code == \"42501\" && strings.Contains(pe.Message, \"\")",
+		pkg:  "./driver", tests: "TestGuardEvents",
+	},
+	{
 		name: "guard: an OR scopes when any branch does",
 		file: "internal/sqlcheck/decide.go",
 		old:  "\t\t\tif !d.anyScopes(branch, i) {\n\t\t\t\treturn false",
