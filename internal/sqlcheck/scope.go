@@ -428,23 +428,66 @@ func (sc *scoper) preds(n *pg_query.Node, b int) []Pred {
 				p.Or = append(p.Or, sc.preds(a, b))
 			}
 			return []Pred{p}
+		case pg_query.BoolExprType_NOT_EXPR:
+			// NOT (tenant <> x) is tenant = x.
+			if len(x.BoolExpr.Args) == 1 {
+				if e := x.BoolExpr.Args[0].GetAExpr(); e != nil && e.Kind == pg_query.A_Expr_Kind_AEXPR_OP && opName(e.Name) == "<>" {
+					return sc.equality(e.Lexpr, e.Rexpr, b)
+				}
+			}
 		}
 	case *pg_query.Node_AExpr:
 		e := x.AExpr
 		switch {
-		case e.Kind == pg_query.A_Expr_Kind_AEXPR_OP && opName(e.Name) == "=":
+		case e.Kind == pg_query.A_Expr_Kind_AEXPR_OP && opName(e.Name) == "=",
+			// IS NOT DISTINCT FROM is = for the non-null values that can
+			// equal a tenant.
+			e.Kind == pg_query.A_Expr_Kind_AEXPR_NOT_DISTINCT:
 			return sc.equality(e.Lexpr, e.Rexpr, b)
 		case e.Kind == pg_query.A_Expr_Kind_AEXPR_IN && opName(e.Name) == "=":
-			if l := e.Rexpr.GetList(); l != nil && len(l.Items) == 1 {
-				return sc.equality(e.Lexpr, l.Items[0], b)
+			if l := e.Rexpr.GetList(); l != nil {
+				return sc.in(e.Lexpr, l.Items, b)
 			}
 		}
 	}
 	return nil
 }
 
-// equality returns the Pred of l = r when either side is the tenant column.
+// in returns the Preds of l IN (items): one equality, or a disjunction of
+// one branch per item (each must scope). A row on the left, as ORMs write
+// composite keys — (tenant_id, id) IN (($1, $2), ($3, $4)) — compares
+// element by element.
+func (sc *scoper) in(l *pg_query.Node, items []*pg_query.Node, b int) []Pred {
+	if len(items) == 1 {
+		return sc.equality(l, items[0], b)
+	}
+	p := Pred{Col: Col{Ref: -1}}
+	some := false
+	for _, it := range items {
+		branch := sc.equality(l, it, b)
+		some = some || len(branch) > 0
+		p.Or = append(p.Or, branch)
+	}
+	if !some {
+		return nil
+	}
+	return []Pred{p}
+}
+
+// equality returns the Pred of l = r when either side is the tenant column;
+// rows of equal length, (tenant_id, id) = ($1, $2), compare element by
+// element.
 func (sc *scoper) equality(l, r *pg_query.Node, b int) []Pred {
+	if lr, rr := l.GetRowExpr(), r.GetRowExpr(); lr != nil || rr != nil {
+		if lr == nil || rr == nil || len(lr.Args) != len(rr.Args) {
+			return nil
+		}
+		var out []Pred
+		for i := range lr.Args {
+			out = append(out, sc.equality(lr.Args[i], rr.Args[i], b)...)
+		}
+		return out
+	}
 	lo, ro := sc.operand(l, b), sc.operand(r, b)
 	var out []Pred
 	if lo.Kind == OperandCol {
