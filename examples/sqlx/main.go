@@ -35,6 +35,7 @@ type shelfRow struct {
 }
 
 // addAuthor creates an author with books, bulk-inserting the books.
+// tenant_id is left to its default, the tenant the driver bound.
 func addAuthor(ctx context.Context, db *sqlx.DB, name string, titles ...string) (int64, error) {
 	var id int64
 	if err := db.QueryRowxContext(ctx, `INSERT INTO authors (name) VALUES ($1) RETURNING id`, name).Scan(&id); err != nil {
@@ -48,11 +49,22 @@ func addAuthor(ctx context.Context, db *sqlx.DB, name string, titles ...string) 
 	return id, err
 }
 
-// shelf joins authors and books: whatever RLS lets the tenant see.
+// tenantOf is the context's tenant, for the queries' tenant predicates;
+// without one it is "", which matches no row (and is what the driver binds).
+func tenantOf(ctx context.Context) string {
+	id, _ := tenant.FromContext(ctx)
+	return id
+}
+
+// shelf joins authors and books. RLS alone would return only the tenant's
+// rows; the predicate says so in the SQL too, which lets the guard
+// (tenant_guard=enforce) accept the statement and the planner use the
+// tenant indexes. books is scoped through the join on tenant_id.
 func shelf(ctx context.Context, db *sqlx.DB) ([]shelfRow, error) {
 	var rows []shelfRow
 	err := db.SelectContext(ctx, &rows, `SELECT b.tenant_id, a.name, b.title
-		FROM authors a JOIN books b ON b.author_id = a.id AND b.tenant_id = a.tenant_id ORDER BY b.id`)
+		FROM authors a JOIN books b ON b.author_id = a.id AND b.tenant_id = a.tenant_id
+		WHERE a.tenant_id = $1 ORDER BY b.id`, tenantOf(ctx))
 	return rows, err
 }
 

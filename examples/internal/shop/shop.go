@@ -9,12 +9,14 @@ package shop
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgx-tenant/pgx-tenant/guard"
 	"github.com/pgx-tenant/pgx-tenant/internal/pgtest"
 	"github.com/pgx-tenant/pgx-tenant/tenant"
 )
@@ -42,6 +44,21 @@ var Schema = []string{
 	`ALTER TABLE books FORCE ROW LEVEL SECURITY`,
 	`CREATE POLICY isolation ON authors USING (` + Policy + `) WITH CHECK (` + Policy + `)`,
 	`CREATE POLICY isolation ON books USING (` + Policy + `) WITH CHECK (` + Policy + `)`,
+}
+
+// Configs are the driver settings every isolation test runs under: both
+// tenant scopes, each with the guard off and enforcing. Under enforce the
+// driver refuses any statement that reads or writes authors or books without
+// constraining tenant_id to the context's tenant, so every query the example
+// (and its ORM) sends must carry the predicate.
+var Configs = []struct {
+	Name, DSN string
+	Guard     bool // tenant_guard=enforce
+}{
+	{"transaction", "tenant_scope=transaction", false},
+	{"session", "tenant_scope=session", false},
+	{"transaction/guard", "tenant_scope=transaction tenant_guard=enforce", true},
+	{"session/guard", "tenant_scope=session tenant_guard=enforce", true},
 }
 
 // Tenants are the tenants the examples and tests serve.
@@ -160,6 +177,27 @@ func Own(id string, read ...string) error {
 		}
 	}
 	return nil
+}
+
+// Unscoped checks what a read without a tenant predicate did: with the
+// guard off it relied on RLS alone and must have returned only tenant id's
+// rows (read holds their tenant IDs); under the guard it must have been
+// refused with a *guard.Violation before reaching the server.
+func Unscoped(id string, guarded bool, err error, read ...string) error {
+	if guarded {
+		var v *guard.Violation
+		if !errors.As(err, &v) {
+			return fmt.Errorf("unscoped read under the guard: got %v, want a *guard.Violation", err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("unscoped read: %w", err)
+	}
+	if len(read) == 0 {
+		return fmt.Errorf("unscoped read returned no rows for tenant %s", id)
+	}
+	return Own(id, read...)
 }
 
 // RunsAsProgram is each example's TestExampleRuns: the example's run, as
