@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
 	"github.com/pgx-tenant/pgx-tenant/examples/internal/shop"
 	"github.com/pgx-tenant/pgx-tenant/examples/sqlc/db"
+	"github.com/pgx-tenant/pgx-tenant/guard"
 	"github.com/pgx-tenant/pgx-tenant/internal/pgtest"
 )
 
@@ -16,12 +18,15 @@ func TestExampleRuns(t *testing.T) { shop.RunsAsProgram(t, run) }
 
 // TestIsolation runs the generated queries — CRUD, a bulk insert, a join,
 // a transaction with a savepoint — concurrently for every tenant, in both
-// scopes.
+// scopes, with the guard off and under tenant_guard=enforce (which refuses
+// any of them that lost its tenant predicate). Each tenant also passes
+// another tenant's ID to a generated query and reads without the predicate:
+// RLS alone must hide the other tenants' rows, and the guard must refuse both.
 func TestIsolation(t *testing.T) {
-	for _, scope := range []string{"transaction", "session"} {
-		t.Run(scope, func(t *testing.T) {
+	for _, c := range shop.Configs {
+		t.Run(c.Name, func(t *testing.T) {
 			d := shop.NewDatabase(t)
-			sqldb, q, err := open(d.AppDSN + " tenant_scope=" + scope)
+			sqldb, q, err := open(d.AppDSN + " " + c.DSN)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -33,14 +38,14 @@ func TestIsolation(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				if n, err := q.RenameBooks(ctx, a.ID); err != nil || n != 3 {
+				if n, err := q.RenameBooks(ctx, db.RenameBooksParams{TenantID: tenantOf(ctx), AuthorID: a.ID}); err != nil || n != 3 {
 					return fmt.Errorf("renamed %d books (%v), want 3", n, err)
 				}
-				first, err := q.FirstBook(ctx, a.ID)
+				first, err := q.FirstBook(ctx, db.FirstBookParams{TenantID: tenantOf(ctx), AuthorID: a.ID})
 				if err != nil {
 					return err
 				}
-				if err := q.DeleteBook(ctx, first.ID); err != nil {
+				if err := q.DeleteBook(ctx, db.DeleteBookParams{TenantID: tenantOf(ctx), ID: first.ID}); err != nil {
 					return err
 				}
 
@@ -74,11 +79,11 @@ func TestIsolation(t *testing.T) {
 					return err
 				}
 
-				authors, err := q.ListAuthors(ctx)
+				authors, err := q.ListAuthors(ctx, tenantOf(ctx))
 				if err != nil {
 					return err
 				}
-				shelf, err := q.Shelf(ctx)
+				shelf, err := q.Shelf(ctx, tenantOf(ctx))
 				if err != nil {
 					return err
 				}
@@ -92,7 +97,44 @@ func TestIsolation(t *testing.T) {
 				for _, r := range shelf {
 					read = append(read, r.TenantID)
 				}
-				return shop.Own(id, read...)
+				if err := shop.Own(id, read...); err != nil {
+					return err
+				}
+
+				// Another tenant's ID as the argument: RLS still hides that
+				// tenant's rows (guard off); the guard refuses the mismatch.
+				other := "acme"
+				if id == other {
+					other = "globex"
+				}
+				theirs, err := q.ListAuthors(ctx, other)
+				var v *guard.Violation
+				switch {
+				case c.Guard && !(errors.As(err, &v) && v.Rule == guard.RuleTenantMismatch):
+					return fmt.Errorf("ListAuthors(%s) under the guard: got %v, want a %s violation", other, err, guard.RuleTenantMismatch)
+				case !c.Guard && (err != nil || len(theirs) != 0):
+					return fmt.Errorf("ListAuthors(%s): %d rows (%v), want none", other, len(theirs), err)
+				}
+
+				// Without the predicate (not a generated query) the read relies
+				// on RLS alone (guard off) or is refused (guard on).
+				var all []string
+				err = func() error {
+					rows, err := sqldb.QueryContext(ctx, "SELECT tenant_id FROM books")
+					if err != nil {
+						return err
+					}
+					defer rows.Close()
+					for rows.Next() {
+						var tid string
+						if err := rows.Scan(&tid); err != nil {
+							return err
+						}
+						all = append(all, tid)
+					}
+					return rows.Err()
+				}()
+				return shop.Unscoped(id, c.Guard, err, all...)
 			})
 			shop.WantCounts(t, d, 2*rounds, 3*rounds)
 		})

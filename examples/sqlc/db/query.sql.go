@@ -59,20 +59,30 @@ func (q *Queries) CreateBooks(ctx context.Context, arg CreateBooksParams) error 
 }
 
 const deleteBook = `-- name: DeleteBook :exec
-DELETE FROM books WHERE id = $1
+DELETE FROM books WHERE tenant_id = $1 AND id = $2
 `
 
-func (q *Queries) DeleteBook(ctx context.Context, id int64) error {
-	_, err := q.db.ExecContext(ctx, deleteBook, id)
+type DeleteBookParams struct {
+	TenantID string
+	ID       int64
+}
+
+func (q *Queries) DeleteBook(ctx context.Context, arg DeleteBookParams) error {
+	_, err := q.db.ExecContext(ctx, deleteBook, arg.TenantID, arg.ID)
 	return err
 }
 
 const firstBook = `-- name: FirstBook :one
-SELECT id, tenant_id, author_id, title FROM books WHERE author_id = $1 ORDER BY id LIMIT 1
+SELECT id, tenant_id, author_id, title FROM books WHERE tenant_id = $1 AND author_id = $2 ORDER BY id LIMIT 1
 `
 
-func (q *Queries) FirstBook(ctx context.Context, authorID int64) (Book, error) {
-	row := q.db.QueryRowContext(ctx, firstBook, authorID)
+type FirstBookParams struct {
+	TenantID string
+	AuthorID int64
+}
+
+func (q *Queries) FirstBook(ctx context.Context, arg FirstBookParams) (Book, error) {
+	row := q.db.QueryRowContext(ctx, firstBook, arg.TenantID, arg.AuthorID)
 	var i Book
 	err := row.Scan(
 		&i.ID,
@@ -84,11 +94,11 @@ func (q *Queries) FirstBook(ctx context.Context, authorID int64) (Book, error) {
 }
 
 const listAuthors = `-- name: ListAuthors :many
-SELECT id, tenant_id, name FROM authors ORDER BY id
+SELECT id, tenant_id, name FROM authors WHERE tenant_id = $1 ORDER BY id
 `
 
-func (q *Queries) ListAuthors(ctx context.Context) ([]Author, error) {
-	rows, err := q.db.QueryContext(ctx, listAuthors)
+func (q *Queries) ListAuthors(ctx context.Context, tenantID string) ([]Author, error) {
+	rows, err := q.db.QueryContext(ctx, listAuthors, tenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -111,11 +121,16 @@ func (q *Queries) ListAuthors(ctx context.Context) ([]Author, error) {
 }
 
 const renameBooks = `-- name: RenameBooks :execrows
-UPDATE books SET title = title || '!' WHERE author_id = $1
+UPDATE books SET title = title || '!' WHERE tenant_id = $1 AND author_id = $2
 `
 
-func (q *Queries) RenameBooks(ctx context.Context, authorID int64) (int64, error) {
-	result, err := q.db.ExecContext(ctx, renameBooks, authorID)
+type RenameBooksParams struct {
+	TenantID string
+	AuthorID int64
+}
+
+func (q *Queries) RenameBooks(ctx context.Context, arg RenameBooksParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, renameBooks, arg.TenantID, arg.AuthorID)
 	if err != nil {
 		return 0, err
 	}
@@ -125,6 +140,7 @@ func (q *Queries) RenameBooks(ctx context.Context, authorID int64) (int64, error
 const shelf = `-- name: Shelf :many
 SELECT b.tenant_id, a.name AS author, b.title
 FROM authors a JOIN books b ON b.author_id = a.id AND b.tenant_id = a.tenant_id
+WHERE a.tenant_id = $1
 ORDER BY b.id
 `
 
@@ -134,8 +150,9 @@ type ShelfRow struct {
 	Title    string
 }
 
-func (q *Queries) Shelf(ctx context.Context) ([]ShelfRow, error) {
-	rows, err := q.db.QueryContext(ctx, shelf)
+// Both tables are scoped: a by the parameter, b by its equality to a's tenant.
+func (q *Queries) Shelf(ctx context.Context, tenantID string) ([]ShelfRow, error) {
+	rows, err := q.db.QueryContext(ctx, shelf, tenantID)
 	if err != nil {
 		return nil, err
 	}
