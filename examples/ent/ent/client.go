@@ -333,12 +333,14 @@ func (c *AuthorClient) QueryBooks(_m *Author) *BookQuery {
 
 // Hooks returns the client hooks.
 func (c *AuthorClient) Hooks() []Hook {
-	return c.hooks.Author
+	hooks := c.hooks.Author
+	return append(hooks[:len(hooks):len(hooks)], author.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
 func (c *AuthorClient) Interceptors() []Interceptor {
-	return c.inters.Author
+	inters := c.inters.Author
+	return append(inters[:len(inters):len(inters)], author.Interceptors[:]...)
 }
 
 func (c *AuthorClient) mutate(ctx context.Context, m *AuthorMutation) (Value, error) {
@@ -482,12 +484,14 @@ func (c *BookClient) QueryAuthor(_m *Book) *AuthorQuery {
 
 // Hooks returns the client hooks.
 func (c *BookClient) Hooks() []Hook {
-	return c.hooks.Book
+	hooks := c.hooks.Book
+	return append(hooks[:len(hooks):len(hooks)], book.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
 func (c *BookClient) Interceptors() []Interceptor {
-	return c.inters.Book
+	inters := c.inters.Book
+	return append(inters[:len(inters):len(inters)], book.Interceptors[:]...)
 }
 
 func (c *BookClient) mutate(ctx context.Context, m *BookMutation) (Value, error) {

@@ -2,7 +2,27 @@
 
 package runtime
 
-// The schema-stitching logic is generated in github.com/pgx-tenant/pgx-tenant/examples/ent/ent/runtime.go
+import (
+	"github.com/pgx-tenant/pgx-tenant/examples/ent/ent/author"
+	"github.com/pgx-tenant/pgx-tenant/examples/ent/ent/book"
+	"github.com/pgx-tenant/pgx-tenant/examples/ent/ent/schema"
+)
+
+// The init function reads all schema descriptors with runtime code
+// (default values, validators, hooks and policies) and stitches it
+// to their package variables.
+func init() {
+	authorMixin := schema.Author{}.Mixin()
+	authorMixinHooks0 := authorMixin[0].Hooks()
+	author.Hooks[0] = authorMixinHooks0[0]
+	authorMixinInters0 := authorMixin[0].Interceptors()
+	author.Interceptors[0] = authorMixinInters0[0]
+	bookMixin := schema.Book{}.Mixin()
+	bookMixinHooks0 := bookMixin[0].Hooks()
+	book.Hooks[0] = bookMixinHooks0[0]
+	bookMixinInters0 := bookMixin[0].Interceptors()
+	book.Interceptors[0] = bookMixinInters0[0]
+}
 
 const (
 	Version = "v0.14.5"                                         // Version of ent codegen.

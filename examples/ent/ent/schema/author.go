@@ -11,11 +11,15 @@ type Author struct {
 	ent.Schema
 }
 
-// Fields of the Author. tenant_id is filled by the database from the
-// tenant the driver bound, so it is optional and immutable here.
+// Mixin of the Author: tenant_id, and the tenant predicate on every query,
+// update and delete.
+func (Author) Mixin() []ent.Mixin {
+	return []ent.Mixin{TenantMixin{}}
+}
+
+// Fields of the Author.
 func (Author) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("tenant_id").Optional().Immutable(),
 		field.String("name"),
 	}
 }

@@ -11,10 +11,15 @@ type Book struct {
 	ent.Schema
 }
 
+// Mixin of the Book: tenant_id, and the tenant predicate on every query,
+// update and delete.
+func (Book) Mixin() []ent.Mixin {
+	return []ent.Mixin{TenantMixin{}}
+}
+
 // Fields of the Book.
 func (Book) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("tenant_id").Optional().Immutable(),
 		field.Int("author_id"),
 		field.String("title"),
 	}
