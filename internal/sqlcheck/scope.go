@@ -811,7 +811,21 @@ func (sc *scoper) merge(m *pg_query.MergeStmt, outer int) {
 	r := sc.ref(m.Relation, RefUpdate, b, "MERGE")
 	sc.names[b][aliasOf(m.Relation)] = r
 	sc.from(m.SourceRelation, b, outer, nil)
-	sc.where(m.JoinCondition, b)
+	// WHEN NOT MATCHED acts on the source rows the ON condition rejected,
+	// so there the ON scopes only the target: a source row of another
+	// tenant fails it and is inserted. Without such a clause only rows
+	// that satisfy the ON are used.
+	notMatched := false
+	for _, wc := range m.MergeWhenClauses {
+		if c := wc.GetMergeWhenClause(); c != nil && !c.Matched {
+			notMatched = true
+		}
+	}
+	if notMatched && m.JoinCondition != nil {
+		sc.s.Blocks[b].On = append(sc.s.Blocks[b].On, OnPreds{Refs: []int{r}, Preds: sc.conjuncts(m.JoinCondition, b)})
+	} else {
+		sc.where(m.JoinCondition, b)
+	}
 	for _, wc := range m.MergeWhenClauses {
 		c := wc.GetMergeWhenClause()
 		if c == nil {

@@ -303,6 +303,13 @@ var mutations = []mutation{
 		pkg:  "./...", tests: "TestCases|TestScopedMeansOnlyTenantRows",
 	},
 	{
+		name: "guard: MERGE's ON scopes the source even with WHEN NOT MATCHED",
+		file: "internal/sqlcheck/scope.go",
+		old:  "if notMatched && m.JoinCondition != nil {",
+		new:  "if false && notMatched && m.JoinCondition != nil {",
+		pkg:  "./...", tests: "TestCases|TestScopedMeansOnlyTenantRows",
+	},
+	{
 		name: "guard: IN a list scopes when its first value is the tenant",
 		file: "internal/sqlcheck/scope.go",
 		old:  "\tif len(items) == 1 {\n\t\treturn sc.equality(l, items[0], b)",
