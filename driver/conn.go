@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/pgx-tenant/pgx-tenant/internal/sqlcheck"
+	"github.com/pgx-tenant/pgx-tenant/rewrite"
 	"github.com/pgx-tenant/pgx-tenant/tenant"
 )
 
@@ -535,7 +536,11 @@ func (c *Conn) exec(ctx context.Context, a *sqlcheck.Analysis, b binding, cl cal
 	if err := c.checkArgs(cl.query, cl.args); err != nil {
 		return nil, err
 	}
-	if err := c.guard(ctx, a, b, cl); err != nil {
+	cl, ck, err := c.rewrite(ctx, a, b, cl)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.guard(ctx, ck, b); err != nil {
 		return nil, err
 	}
 	query, args := cl.query, cl.args
@@ -561,7 +566,11 @@ func (c *Conn) query(ctx context.Context, a *sqlcheck.Analysis, b binding, cl ca
 	if err := c.checkArgs(cl.query, cl.args); err != nil {
 		return nil, err
 	}
-	if err := c.guard(ctx, a, b, cl); err != nil {
+	cl, ck, err := c.rewrite(ctx, a, b, cl)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.guard(ctx, ck, b); err != nil {
 		return nil, err
 	}
 	query, args := cl.query, cl.args
@@ -614,11 +623,24 @@ func (c *Conn) PrepareContext(ctx context.Context, query string) (sqldriver.Stmt
 	if c.pgx.IsClosed() {
 		return nil, sqldriver.ErrBadConn
 	}
+	tenantArg := false
+	if rw := a.Rewrite; rw != nil && c.cfg.rewrite == rewrite.On && !rw.Named() {
+		// The Stmt runs the rewritten text, its tenant appended to each
+		// execution's arguments.
+		query = rw.SQL(query, false)
+		if a, err = c.analyze(query); err != nil {
+			return nil, err
+		}
+		tenantArg = true
+	}
 	sd, err := c.describeText(ctx, query, a)
 	if err != nil {
 		return nil, err
 	}
-	s := &stmt{conn: c, query: query, a: a, numInput: len(sd.ParamOIDs)}
+	s := &stmt{conn: c, query: query, a: a, numInput: len(sd.ParamOIDs), tenantArg: tenantArg}
+	if tenantArg {
+		s.numInput--
+	}
 	if c.pipe == nil || c.pipe.stmts == nil {
 		// Nothing caches the description on this connection (exec,
 		// simple_protocol and describe_exec modes): the Stmt keeps it,

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/pgx-tenant/pgx-tenant/guard"
+	"github.com/pgx-tenant/pgx-tenant/rewrite"
 	"github.com/pgx-tenant/pgx-tenant/internal/sqlcheck"
 )
 
@@ -91,7 +92,7 @@ func checkUnnamedOnly(c *pgx.Conn) error {
 // newConnector wraps any connector; tests use it with fake drivers.
 func newConnector(inner sqldriver.Connector, cfg config) *Connector {
 	c := &Connector{inner: inner, cfg: cfg}
-	if cfg.guard != guard.Off {
+	if cfg.scoped() {
 		c.analyzer = sqlcheck.NewScopeAnalyzer(cfg.setting, cfg.column, cfg.cacheSize)
 	} else {
 		c.analyzer = sqlcheck.NewAnalyzer(cfg.setting, cfg.cacheSize)
@@ -136,6 +137,9 @@ func (c *Connector) discover(ctx context.Context, pc *pgx.Conn, again bool) erro
 		}
 	}
 	c.analyzer.SetRelations(cat.Names())
+	if c.cfg.rewrite != rewrite.Off {
+		c.analyzer.SetRewrite(cat)
+	}
 	c.catalog.Store(cat)
 	return nil
 }
@@ -161,7 +165,7 @@ func (c *Connector) Connect(ctx context.Context) (sqldriver.Conn, error) {
 	if err == nil && conn.pgx != nil && c.cfg.pooler == PoolerTransaction {
 		err = checkUnnamedOnly(conn.pgx)
 	}
-	if err == nil && conn.pgx != nil && c.cfg.guard != guard.Off && c.catalog.Load() == nil {
+	if err == nil && conn.pgx != nil && c.cfg.scoped() && c.catalog.Load() == nil {
 		// Discovery failure fails the connection: the guard never runs
 		// with a silently empty catalog.
 		err = c.discover(ctx, conn.pgx, false)

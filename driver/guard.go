@@ -15,22 +15,26 @@ import (
 	"github.com/pgx-tenant/pgx-tenant/tenant"
 )
 
-// guard decides, before anything is sent, whether cl is scoped to b's
-// tenant (tenant_guard audit or enforce). Under audit an unscoped
-// statement is reported and runs; under enforce it is refused with a
-// *guard.Violation. A context marked with tenant.WithBypass skips the
-// decision and is reported.
-func (c *Conn) guard(ctx context.Context, a *sqlcheck.Analysis, b binding, cl call) error {
+// guard decides, before anything is sent, whether the statement (ck: as
+// written, or as rewritten) is scoped to b's tenant (tenant_guard audit or
+// enforce). Under audit an unscoped statement is reported and runs; under
+// enforce it is refused with a *guard.Violation. A context marked with
+// tenant.WithBypass skips the decision and is reported. A rewritten
+// statement is decided even with the guard off, and refused when a value
+// names another tenant: the rewrite never runs such a statement.
+func (c *Conn) guard(ctx context.Context, ck checked, b binding) error {
 	mode := c.cfg.guard
-	if mode == guard.Off {
+	if mode == guard.Off && !ck.rewritten {
 		return nil
 	}
 	if reason, ok := tenant.BypassReason(ctx); ok {
-		c.emit(ctx, event.Event{Kind: event.GuardBypass, Tenant: b.id, Mode: mode.String(), Reason: reason,
-			Fingerprint: guard.Fingerprint(cl.query), Message: "guard bypassed: " + reason})
+		if mode != guard.Off {
+			c.emit(ctx, event.Event{Kind: event.GuardBypass, Tenant: b.id, Mode: mode.String(), Reason: reason,
+				Fingerprint: guard.Fingerprint(ck.query), Message: "guard bypassed: " + reason})
+		}
 		return nil
 	}
-	if a.Scope == nil {
+	if ck.scope == nil {
 		return nil // names no tenant-owned relation: not parsed
 	}
 	cat := c.connector.catalog.Load()
@@ -38,26 +42,26 @@ func (c *Conn) guard(ctx context.Context, a *sqlcheck.Analysis, b binding, cl ca
 		return errors.New("pgx-tenant: the guard has no catalog of tenant tables (discovery did not run on this connection)")
 	}
 	var f *sqlcheck.Finding
-	if a.Lifted {
-		f = a.Scope.DecideLifted(cat, b.id, sqlcheck.Literals(cl.query), guardArgs(cl.args))
+	if ck.lifted {
+		f = ck.scope.DecideLifted(cat, b.id, sqlcheck.Literals(ck.query), guardArgs(ck.args))
 	} else {
-		f = a.Scope.Decide(cat, b.id, guardArgs(cl.args))
+		f = ck.scope.Decide(cat, b.id, guardArgs(ck.args))
 	}
-	if f == nil {
+	if f == nil || mode == guard.Off && f.Rule != sqlcheck.RuleTenantMismatch {
 		return nil
 	}
 	pos := f.Pos
-	if a.Lifted {
-		pos = sqlcheck.OriginalPos(cl.query, pos)
+	if ck.lifted && pos >= 0 {
+		pos = sqlcheck.OriginalPos(ck.query, pos)
 	}
-	v := guard.NewViolation(f.Rule, f.Table, pos, cl.query, f.Detail)
+	v := guard.NewViolation(f.Rule, f.Table, pos, ck.query, f.Detail)
 	var tables []string
 	if v.Table != "" {
 		tables = []string{v.Table}
 	}
 	c.emit(ctx, event.Event{Kind: event.GuardViolation, Tenant: b.id, Tables: tables, Fingerprint: v.Fingerprint,
 		Mode: mode.String(), Rule: v.Rule, Message: v.Message})
-	if mode == guard.Enforce {
+	if mode != guard.Audit {
 		return v
 	}
 	return nil

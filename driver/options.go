@@ -12,6 +12,7 @@ import (
 
 	"github.com/pgx-tenant/pgx-tenant/event"
 	"github.com/pgx-tenant/pgx-tenant/guard"
+	"github.com/pgx-tenant/pgx-tenant/rewrite"
 )
 
 // Scope says how long the tenant setting lives on the server.
@@ -125,6 +126,13 @@ func WithPooler(p Pooler) Option { return func(c *config) { c.pooler = p } }
 // refused with a *guard.Violation before anything is sent.
 func WithGuard(m guard.Mode) Option { return func(c *config) { c.guard = m } }
 
+// WithRewrite sets the rewrite's mode (default rewrite.Off; DSN key
+// tenant_rewrite=off|audit|on): with On, a statement that reads or writes a
+// tenant-owned table without a tenant predicate runs with one added (see
+// package rewrite); with Audit it runs as written and an event carries the
+// rewritten SQL.
+func WithRewrite(m rewrite.Mode) Option { return func(c *config) { c.rewrite = m } }
+
 // WithTenantColumn sets the tenant column of tenant-owned tables (default
 // tenant_id; DSN key tenant_column).
 func WithTenantColumn(name string) Option { return func(c *config) { c.column = name } }
@@ -159,6 +167,7 @@ type config struct {
 	logger       *slog.Logger
 	events       event.Handler
 	guard        guard.Mode
+	rewrite      rewrite.Mode
 	column       string
 	tables       []string
 	exclude      []string
@@ -197,6 +206,11 @@ var dsnKeys = map[string]func(*config, string) error{
 	"tenant_guard": func(c *config, v string) error {
 		m, err := guard.ParseMode(v)
 		c.guard = m
+		return err
+	},
+	"tenant_rewrite": func(c *config, v string) error {
+		m, err := rewrite.ParseMode(v)
+		c.rewrite = m
 		return err
 	},
 	"tenant_column": func(c *config, v string) error { c.column = v; return nil },
@@ -346,6 +360,9 @@ func (c *config) validate(params map[string]string) error {
 	if c.guard < guard.Off || c.guard > guard.Enforce {
 		return fmt.Errorf("pgx-tenant: unknown guard mode %v", c.guard)
 	}
+	if c.rewrite < rewrite.Off || c.rewrite > rewrite.On {
+		return fmt.Errorf("pgx-tenant: unknown rewrite mode %v", c.rewrite)
+	}
 	if !columnName.MatchString(c.column) {
 		return fmt.Errorf("pgx-tenant: tenant column %q is not a lower-case column name like tenant_id", c.column)
 	}
@@ -370,3 +387,8 @@ func (c *config) validate(params map[string]string) error {
 	}
 	return nil
 }
+
+// scoped reports whether statements get the scope analysis (and the
+// connector a catalog of tenant-owned relations): the guard or the rewrite
+// is on.
+func (c *config) scoped() bool { return c.guard != guard.Off || c.rewrite != rewrite.Off }

@@ -28,6 +28,9 @@ type stmt struct {
 	query    string
 	a        *sqlcheck.Analysis
 	numInput int
+	// tenantArg: query is a rewritten text whose last parameter is the
+	// tenant, appended to each execution's arguments.
+	tenantArg bool
 	// own says the Stmt keeps its description (from the unnamed
 	// statement) because the connection caches none; sd is nil after a
 	// server error, until the next execution describes the text again
@@ -103,7 +106,7 @@ func (s *stmt) ExecContext(ctx context.Context, args []sqldriver.NamedValue) (sq
 		return nil, err
 	}
 	if s.inner == nil {
-		cl, err := s.call(ctx, args)
+		cl, err := s.call(ctx, b, args)
 		if err != nil {
 			return nil, err
 		}
@@ -124,7 +127,7 @@ func (s *stmt) QueryContext(ctx context.Context, args []sqldriver.NamedValue) (s
 		return nil, err
 	}
 	if s.inner == nil {
-		cl, err := s.call(ctx, args)
+		cl, err := s.call(ctx, b, args)
 		if err != nil {
 			return nil, err
 		}
@@ -139,7 +142,10 @@ func (s *stmt) QueryContext(ctx context.Context, args []sqldriver.NamedValue) (s
 
 // call is one execution of the statement, with its description when it
 // keeps one (described again after a server error).
-func (s *stmt) call(ctx context.Context, args []sqldriver.NamedValue) (call, error) {
+func (s *stmt) call(ctx context.Context, b binding, args []sqldriver.NamedValue) (call, error) {
+	if s.tenantArg {
+		args = append(args[:len(args):len(args)], sqldriver.NamedValue{Ordinal: len(args) + 1, Value: b.value()})
+	}
 	cl := call{query: s.query, args: args}
 	if !s.own {
 		return cl, nil

@@ -29,6 +29,10 @@ const (
 	// RLSDenied: the server refused a row by a row-level security policy
 	// (SQLSTATE 42501).
 	RLSDenied Kind = "rls_denied"
+	// Rewrite: the rewrite (tenant_rewrite=audit) would add tenant
+	// predicates to a statement that ran as written (SQL holds the
+	// rewritten statement), or could not rewrite one.
+	Rewrite Kind = "rewrite"
 )
 
 // Event is one report. It never carries argument values or rows.
@@ -50,6 +54,9 @@ type Event struct {
 	RequestID string
 	// Message describes the event for people.
 	Message string
+	// SQL is the rewritten statement of a Rewrite event: its parameters
+	// as $n (a text's inlined values too), never a value.
+	SQL string
 }
 
 // Handler receives events. Handle is called on the goroutine of the
@@ -87,6 +94,7 @@ func Slog(l *slog.Logger) Handler {
 		add("fingerprint", e.Fingerprint)
 		add("reason", e.Reason)
 		add("request_id", e.RequestID)
+		add("sql", e.SQL)
 		if len(e.Tables) > 0 {
 			attrs = append(attrs, slog.Any("tables", e.Tables))
 		}

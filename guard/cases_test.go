@@ -5,24 +5,12 @@ import (
 
 	"github.com/pgx-tenant/pgx-tenant/guard"
 	"github.com/pgx-tenant/pgx-tenant/internal/guardcases"
+	"github.com/pgx-tenant/pgx-tenant/internal/testcatalog"
 	"github.com/pgx-tenant/pgx-tenant/internal/sqlcheck"
 )
 
-// testCatalog is the catalog of guardcases.Schema, as discovery builds it
-// (TestDiscover in the driver checks that it does).
-func testCatalog() *guard.Catalog {
-	return guard.NewCatalog("tenant_id", []string{"public"},
-		guard.Relation{Schema: "public", Name: "invoices", Owned: true, Position: 2},
-		guard.Relation{Schema: "public", Name: "customers", Owned: true, Position: 2},
-		guard.Relation{Schema: "public", Name: "line_items", Owned: true, Position: 2},
-		guard.Relation{Schema: "public", Name: "events", Owned: true, Position: 2, DefaultReadsSetting: true},
-		guard.Relation{Schema: "audit", Name: "log", Owned: true, Position: 2},
-		guard.Relation{Schema: "public", Name: "invoice_summary", Owned: true, Position: 1},
-		guard.Relation{Schema: "public", Name: "revenue", Hidden: true},
-		guard.Relation{Schema: "public", Name: "countries"},
-		guard.Relation{Schema: "public", Name: "plans"},
-	)
-}
+// testCatalog is the catalog of guardcases.Schema.
+func testCatalog() *guard.Catalog { return testcatalog.New() }
 
 // decide runs the analysis and the decision as the driver does.
 func decide(z *sqlcheck.Analyzer, cat *guard.Catalog, sql string, args []any) (rule, table string) {

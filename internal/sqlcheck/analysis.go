@@ -81,6 +81,12 @@ type Analysis struct {
 	// parameters $1, $2, … (their values: Literals of the text; positions
 	// map back with OriginalPos).
 	Lifted bool
+	// Rewrite is the statement scoped to the tenant, when the Analyzer
+	// rewrites (SetRewrite) and a reference or an INSERT needs it; nil
+	// otherwise. RewriteErr says why a text that needed a rewrite has
+	// none (the deparser refused its tree).
+	Rewrite    *Rewrite
+	RewriteErr error
 }
 
 // maxNesting bounds how deep SQL passed as text to a function that runs it
@@ -131,7 +137,7 @@ func analyze(sql, setting string) (*Analysis, error) {
 
 // analyzeScope is analyze with the scope analysis for the tenant column
 // column ("" for none), from the same parse.
-func analyzeScope(sql, setting, column string) (*Analysis, error) {
+func analyzeScope(sql, setting, column string, rw Tables) (*Analysis, error) {
 	if column == "" {
 		return analyze(sql, setting)
 	}
@@ -141,6 +147,9 @@ func analyzeScope(sql, setting, column string) (*Analysis, error) {
 	}
 	a := analyzeTree(tree, sql, setting, 0)
 	a.Scope = scope(tree, column, setting)
+	if rw != nil && a.Tamper == "" {
+		a.Rewrite, a.RewriteErr = rewriteTree(tree, sql, column, setting, rw, false)
+	}
 	return a, nil
 }
 

@@ -26,6 +26,8 @@ type Analyzer struct {
 	// names are the relation names whose mention makes a text worth
 	// parsing for the scope analysis (tenant-owned tables and views).
 	names atomic.Pointer[map[string]bool]
+	// rewrite holds the relations the rewrite scopes, when it is on.
+	rewrite atomic.Pointer[rewriteTables]
 
 	mu      sync.Mutex // protects following fields
 	entries map[string]*list.Element
@@ -66,6 +68,31 @@ func (z *Analyzer) SetRelations(names []string) {
 		m[strings.ToLower(n)] = true
 	}
 	z.names.Store(&m)
+}
+
+type rewriteTables struct{ t Tables }
+
+// SetRewrite makes the analyses of a scope Analyzer carry the rewrite
+// (Analysis.Rewrite) of each text that needs one, for the tenant-owned
+// relations of t (nil: no rewrite). It empties the cache: the rewrites
+// depend on t.
+func (z *Analyzer) SetRewrite(t Tables) {
+	if t == nil {
+		z.rewrite.Store(nil)
+	} else {
+		z.rewrite.Store(&rewriteTables{t})
+	}
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	z.entries = make(map[string]*list.Element)
+	z.lru.Init()
+}
+
+func (z *Analyzer) rewriteTables() Tables {
+	if p := z.rewrite.Load(); p != nil {
+		return p.t
+	}
+	return nil
 }
 
 // namesRelation reports whether a word of sql, lower-cased, is one of the
@@ -120,12 +147,12 @@ func (z *Analyzer) Analyze(sql string) (*Analysis, error) {
 		// Only the scope analysis needs a parse: of the text's shape,
 		// shared by every text that differs from it in literals only.
 		if shape, offsets, ok := lift(sql); ok && len(offsets) > 0 {
-			if a, err := z.cached(shapeKey+shape, func() (*Analysis, error) { return analyzeShape(shape, z.setting, z.column) }); err == nil {
+			if a, err := z.cached(shapeKey+shape, func() (*Analysis, error) { return analyzeShape(shape, z.setting, z.column, z.rewriteTables()) }); err == nil {
 				return a, nil
 			}
 		}
 	}
-	return z.cached(sql, func() (*Analysis, error) { return analyzeScope(sql, z.setting, z.column) })
+	return z.cached(sql, func() (*Analysis, error) { return analyzeScope(sql, z.setting, z.column, z.rewriteTables()) })
 }
 
 // shapeKey prefixes the cache key of a text's shape, so that a shape never
@@ -134,12 +161,16 @@ const shapeKey = "\x00shape:"
 
 // analyzeShape is the analysis of a lifted text: plain for the tamper
 // check (the text had nothing it looks for), and the shape's scope.
-func analyzeShape(shape, setting, column string) (*Analysis, error) {
+func analyzeShape(shape, setting, column string, rw Tables) (*Analysis, error) {
 	tree, err := pg_query.Parse(shape)
 	if err != nil || len(tree.Stmts) != 1 {
 		return nil, errNoShape
 	}
-	return &Analysis{Statements: 1, Scope: scope(tree, column, setting), Lifted: true}, nil
+	a := &Analysis{Statements: 1, Scope: scope(tree, column, setting), Lifted: true}
+	if rw != nil {
+		a.Rewrite, a.RewriteErr = rewriteTree(tree, shape, column, setting, rw, true)
+	}
+	return a, nil
 }
 
 var errNoShape = errors.New("sqlcheck: the text's shape does not parse")
@@ -158,6 +189,7 @@ func (z *Analyzer) cached(key string, compute func() (*Analysis, error)) (*Analy
 
 	// Parse outside the lock: it is the slow part, and two goroutines
 	// parsing the same new text at once only do the work twice.
+	rw := z.rewrite.Load()
 	a, err := compute() // errNoShape is cached too: the shape is tried once
 	sql := key
 	if len(sql) > maxCachedLen {
@@ -166,6 +198,9 @@ func (z *Analyzer) cached(key string, compute func() (*Analysis, error)) (*Analy
 
 	z.mu.Lock()
 	defer z.mu.Unlock()
+	if z.rewrite.Load() != rw {
+		return a, err // SetRewrite ran meanwhile: a is for the old relations
+	}
 	if _, ok := z.entries[sql]; !ok {
 		z.entries[sql] = z.lru.PushFront(&entry{sql: sql, a: a, err: err})
 		if z.lru.Len() > z.size {

@@ -78,7 +78,11 @@ type decision struct {
 	tenant string
 	args   []any
 	lifted bool // the parameters are the text's literals
-	refs   []refState
+	// structural: any parameter or literal compared with the tenant column
+	// counts as the tenant (the rewrite's question: could a predicate
+	// scope the reference, whatever the values?).
+	structural bool
+	refs       []refState
 }
 
 // refState is what the decision knows of one reference.
@@ -127,19 +131,7 @@ func (d *decision) run() *Finding {
 		return &Finding{Rule: RuleUnverifiable, Pos: d.s.Unverifiable[0], Detail: "SQL EXECUTE runs a statement the guard cannot see"}
 	}
 
-	// Scope references until nothing changes: a reference scoped by an
-	// equality to another's tenant column waits for that one.
-	for changed := true; changed; {
-		changed = false
-		for i, r := range d.s.Refs {
-			if d.refs[i].scoped || r.Block < 0 || !d.owned(i) {
-				continue
-			}
-			if d.scopes(i) {
-				d.refs[i].scoped, changed = true, true
-			}
-		}
-	}
+	d.scopeAll()
 	for i, r := range d.s.Refs {
 		if d.refs[i].scoped || r.Block < 0 || !d.owned(i) {
 			continue
@@ -165,6 +157,22 @@ func (d *decision) run() *Finding {
 		}
 	}
 	return nil
+}
+
+// scopeAll scopes references until nothing changes: a reference scoped by
+// an equality to another's tenant column waits for that one.
+func (d *decision) scopeAll() {
+	for changed := true; changed; {
+		changed = false
+		for i, r := range d.s.Refs {
+			if d.refs[i].scoped || r.Block < 0 || !d.owned(i) {
+				continue
+			}
+			if d.scopes(i) {
+				d.refs[i].scoped, changed = true, true
+			}
+		}
+	}
 }
 
 func (d *decision) owned(i int) bool { return d.refs[i].known && d.refs[i].info.Owned }
@@ -269,6 +277,12 @@ func (d *decision) only(refs []int) int {
 // valid reports whether o is the tenant; mismatch describes o when it
 // names another tenant.
 func (d *decision) valid(o Operand) (ok bool, mismatch string) {
+	if d.structural {
+		switch o.Kind {
+		case OperandLiteral, OperandParam, OperandNamed:
+			return true, ""
+		}
+	}
 	switch o.Kind {
 	case OperandSetting, OperandInserted:
 		return true, ""

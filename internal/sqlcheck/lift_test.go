@@ -42,7 +42,7 @@ func TestLiftedDecidesAsParsed(t *testing.T) {
 	z.SetRelations([]string{"invoices", "customers", "line_items", "events", "log", "invoice_summary", "revenue"})
 	lifted := 0
 	for _, c := range cases {
-		full, err := analyzeScope(c.SQL, "app.tenant_id", "tenant_id")
+		full, err := analyzeScope(c.SQL, "app.tenant_id", "tenant_id", nil)
 		if err != nil {
 			continue
 		}
@@ -120,11 +120,11 @@ func FuzzLift(f *testing.F) {
 				t.Fatalf("position %d maps to %d", p, o)
 			}
 		}
-		full, err := analyzeScope(sql, "app.tenant_id", "tenant_id")
+		full, err := analyzeScope(sql, "app.tenant_id", "tenant_id", nil)
 		if err != nil {
 			return
 		}
-		a, err := analyzeShape(shape, "app.tenant_id", "tenant_id")
+		a, err := analyzeShape(shape, "app.tenant_id", "tenant_id", nil)
 		if err != nil {
 			return
 		}

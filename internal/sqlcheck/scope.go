@@ -140,6 +140,17 @@ type scoper struct {
 	names []map[string]int
 	// blockOf is the block of each plain SELECT.
 	blockOf map[*pg_query.SelectStmt]int
+
+	// For a rewrite (sites is non-nil): where each block's conditions
+	// live, where each reference's tenant predicate would go, and the
+	// statement each Write belongs to.
+	rw     bool
+	slots  []**pg_query.Node
+	sites  []site
+	wsites []wsite
+	// tenantParam, when not 0, is the parameter the rewrite appended: the
+	// tenant itself.
+	tenantParam int32
 }
 
 // leaves returns the plain SELECTs of a set operation, left to right.
@@ -155,7 +166,14 @@ func leaves(sel *pg_query.SelectStmt, out []*pg_query.SelectStmt) []*pg_query.Se
 
 // scope analyses tree for the tenant column and setting.
 func scope(tree *pg_query.ParseResult, column, setting string) *Scope {
-	sc := &scoper{s: &Scope{}, column: column, setting: setting, blockOf: map[*pg_query.SelectStmt]int{}}
+	return newScoper(column, setting, false, 0).run(tree)
+}
+
+func newScoper(column, setting string, rw bool, tenantParam int32) *scoper {
+	return &scoper{s: &Scope{}, column: column, setting: setting, blockOf: map[*pg_query.SelectStmt]int{}, rw: rw, tenantParam: tenantParam}
+}
+
+func (sc *scoper) run(tree *pg_query.ParseResult) *Scope {
 	for _, raw := range tree.Stmts {
 		sc.stmt(raw.GetStmt(), -1)
 	}
@@ -211,10 +229,13 @@ func (sc *scoper) stmt(n *pg_query.Node, outer int) {
 	}
 }
 
-// block opens a query block.
-func (sc *scoper) block(outer int) int {
+// block opens a query block whose conditions are in *slot (nil for none).
+func (sc *scoper) block(outer int, slot **pg_query.Node) int {
 	sc.s.Blocks = append(sc.s.Blocks, Block{Outer: outer})
 	sc.names = append(sc.names, map[string]int{})
+	if sc.rw {
+		sc.slots = append(sc.slots, slot)
+	}
 	return len(sc.s.Blocks) - 1
 }
 
@@ -271,7 +292,7 @@ func (sc *scoper) selectStmt(sel *pg_query.SelectStmt, outer int) {
 		sc.selectStmt(sel.Rarg, outer)
 		return
 	}
-	b := sc.block(outer)
+	b := sc.block(outer, &sel.WhereClause)
 	sc.blockOf[sel] = b
 	for _, f := range sel.FromClause {
 		sc.from(f, b, outer, nil)
@@ -305,6 +326,9 @@ func (sc *scoper) from(n *pg_query.Node, b, outer int, join *string) (refs []int
 			via = *join
 		}
 		i := sc.ref(rv, RefRead, b, via)
+		if sc.rw {
+			sc.sites[i].node = n
+		}
 		sc.names[b][name] = i
 		if rv.Alias == nil && rv.Schemaname != "" {
 			sc.names[b][rv.Schemaname+"."+rv.Relname] = i
@@ -313,6 +337,11 @@ func (sc *scoper) from(n *pg_query.Node, b, outer int, join *string) (refs []int
 	case *pg_query.Node_RangeTableSample:
 		ts := x.RangeTableSample
 		refs = sc.from(ts.Relation, b, outer, join)
+		if sc.rw {
+			for _, i := range refs {
+				sc.sites[i].node = nil // TABLESAMPLE needs the table itself
+			}
+		}
 		sc.exprs(b, ts.Args)
 		sc.expr(ts.Repeatable, b)
 		return refs
@@ -366,8 +395,13 @@ func (sc *scoper) from(n *pg_query.Node, b, outer int, join *string) (refs []int
 			sc.s.Blocks[b].Where = append(sc.s.Blocks[b].Where, preds...)
 		case pg_query.JoinType_JOIN_LEFT:
 			scoped = right
+			sc.nullable(right, j)
 		case pg_query.JoinType_JOIN_RIGHT:
 			scoped = left
+			sc.nullable(left, j)
+		case pg_query.JoinType_JOIN_FULL:
+			sc.nullable(left, nil)
+			sc.nullable(right, nil)
 		}
 		if len(scoped) > 0 && len(preds) > 0 {
 			sc.s.Blocks[b].On = append(sc.s.Blocks[b].On, OnPreds{Refs: scoped, Preds: preds})
@@ -396,7 +430,45 @@ func (sc *scoper) ref(rv *pg_query.RangeVar, kind RefKind, b int, join string) i
 	if b >= 0 {
 		sc.s.Blocks[b].Refs = append(sc.s.Blocks[b].Refs, i)
 	}
+	if sc.rw {
+		st := site{rv: rv}
+		if b >= 0 {
+			st.slot = sc.slots[b]
+		}
+		sc.sites = append(sc.sites, st)
+	}
 	return i
+}
+
+// write records a Write and, for a rewrite, its statement.
+func (sc *scoper) write(w Write, ws wsite) {
+	sc.s.Writes = append(sc.s.Writes, w)
+	if sc.rw {
+		sc.wsites = append(sc.wsites, ws)
+	}
+}
+
+// nullable notes, for a rewrite, that refs are on the nullable side of the
+// outer join j (innermost first): a predicate in j's ON filters them
+// without dropping the preserved side's rows. A join without an ON (USING,
+// NATURAL) or a FULL join (j nil: no side is filtered by ON) scopes them
+// in sub-selects of their own instead.
+func (sc *scoper) nullable(refs []int, j *pg_query.JoinExpr) {
+	if !sc.rw {
+		return
+	}
+	for _, i := range refs {
+		st := &sc.sites[i]
+		if st.joined {
+			continue
+		}
+		st.joined = true
+		if j != nil && len(j.UsingClause) == 0 && !j.IsNatural {
+			st.slot = &j.Quals
+		} else {
+			st.slot, st.replace = nil, true
+		}
+	}
 }
 
 func (sc *scoper) where(n *pg_query.Node, b int) {
@@ -516,6 +588,10 @@ func (sc *scoper) operand(n *pg_query.Node, b int) Operand {
 	case *pg_query.Node_TypeCast:
 		return sc.operand(x.TypeCast.Arg, b)
 	case *pg_query.Node_ParamRef:
+		if sc.tenantParam != 0 && x.ParamRef.Number == sc.tenantParam {
+			// The rewrite's parameter: the driver binds the tenant to it.
+			return Operand{Kind: OperandSetting, Pos: int(x.ParamRef.Location)}
+		}
 		return Operand{Kind: OperandParam, Param: int(x.ParamRef.Number), Pos: int(x.ParamRef.Location)}
 	case *pg_query.Node_AConst:
 		if x.AConst.Isnull {
@@ -667,7 +743,7 @@ func (sc *scoper) insert(ins *pg_query.InsertStmt, outer int) {
 	case sel == nil: // DEFAULT VALUES
 		w.Missing = true
 	case len(sel.ValuesLists) > 0:
-		b := sc.block(outer)
+		b := sc.block(outer, nil)
 		for _, row := range sel.ValuesLists {
 			items := row.GetList().GetItems()
 			sc.exprs(b, items)
@@ -718,9 +794,9 @@ func (sc *scoper) insert(ins *pg_query.InsertStmt, outer int) {
 			}
 		}
 	}
-	sc.s.Writes = append(sc.s.Writes, w)
+	sc.write(w, wsite{ins: ins})
 	if oc := ins.OnConflictClause; oc != nil && oc.Action == pg_query.OnConflictAction_ONCONFLICT_UPDATE {
-		b := sc.block(outer)
+		b := sc.block(outer, &oc.WhereClause)
 		r := sc.ref(ins.Relation, RefUpdate, b, "ON CONFLICT DO UPDATE")
 		sc.names[b][aliasOf(ins.Relation)] = r
 		sc.names[b]["excluded"] = -1
@@ -767,7 +843,7 @@ func (sc *scoper) sets(targets []*pg_query.Node, r, b int) {
 				val = row.Args[ma.Colno-1]
 			}
 		}
-		sc.s.Writes = append(sc.s.Writes, Write{Ref: r, Update: true, Vals: []Operand{sc.operand(val, b)}})
+		sc.write(Write{Ref: r, Update: true, Vals: []Operand{sc.operand(val, b)}}, wsite{})
 	}
 }
 
@@ -776,7 +852,7 @@ func (sc *scoper) update(u *pg_query.UpdateStmt, outer int) {
 		sc.withClause(u.WithClause, outer)
 		defer func() { sc.ctes = sc.ctes[:len(sc.ctes)-1] }()
 	}
-	b := sc.block(outer)
+	b := sc.block(outer, &u.WhereClause)
 	r := sc.ref(u.Relation, RefUpdate, b, "")
 	sc.names[b][aliasOf(u.Relation)] = r
 	for _, f := range u.FromClause {
@@ -792,7 +868,7 @@ func (sc *scoper) delete(d *pg_query.DeleteStmt, outer int) {
 		sc.withClause(d.WithClause, outer)
 		defer func() { sc.ctes = sc.ctes[:len(sc.ctes)-1] }()
 	}
-	b := sc.block(outer)
+	b := sc.block(outer, &d.WhereClause)
 	r := sc.ref(d.Relation, RefDelete, b, "")
 	sc.names[b][aliasOf(d.Relation)] = r
 	for _, f := range d.UsingClause {
@@ -807,10 +883,18 @@ func (sc *scoper) merge(m *pg_query.MergeStmt, outer int) {
 		sc.withClause(m.WithClause, outer)
 		defer func() { sc.ctes = sc.ctes[:len(sc.ctes)-1] }()
 	}
-	b := sc.block(outer)
+	b := sc.block(outer, &m.JoinCondition)
 	r := sc.ref(m.Relation, RefUpdate, b, "MERGE")
 	sc.names[b][aliasOf(m.Relation)] = r
-	sc.from(m.SourceRelation, b, outer, nil)
+	source := sc.from(m.SourceRelation, b, outer, nil)
+	if sc.rw {
+		// A predicate on the source in the ON would turn its other
+		// tenants' rows into NOT MATCHED ones: the source is scoped in
+		// a sub-select of its own.
+		for _, i := range source {
+			sc.sites[i].slot, sc.sites[i].replace = nil, true
+		}
+	}
 	// WHEN NOT MATCHED acts on the source rows the ON condition rejected,
 	// so there the ON scopes only the target: a source row of another
 	// tenant fails it and is inserted. Without such a clause only rows
@@ -859,7 +943,7 @@ func (sc *scoper) merge(m *pg_query.MergeStmt, outer int) {
 			if len(c.Values) == 0 && !w.Missing { // INSERT DEFAULT VALUES
 				w.Positional, w.Missing = false, true
 			}
-			sc.s.Writes = append(sc.s.Writes, w)
+			sc.write(w, wsite{merge: c})
 		}
 	}
 }

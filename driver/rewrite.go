@@ -1,0 +1,113 @@
+package driver
+
+import (
+	"context"
+	sqldriver "database/sql/driver"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgx-tenant/pgx-tenant/event"
+	"github.com/pgx-tenant/pgx-tenant/guard"
+	"github.com/pgx-tenant/pgx-tenant/internal/sqlcheck"
+	"github.com/pgx-tenant/pgx-tenant/rewrite"
+	"github.com/pgx-tenant/pgx-tenant/tenant"
+)
+
+// checked is what the guard decides on: the statement as written, or the
+// scope of its rewrite, with the text and arguments as written (a lifted
+// text's literals, positions in messages and the fingerprint come from the
+// text; the rewrite's own parameter reads as the tenant).
+type checked struct {
+	scope     *sqlcheck.Scope
+	lifted    bool
+	query     string
+	args      []sqldriver.NamedValue
+	rewritten bool
+}
+
+// rewrite returns the call to run in place of cl (tenant_rewrite=on: the
+// statement with its tenant predicates, the tenant appended to its
+// arguments) and what the guard decides on. Under audit cl runs as written
+// and an event carries the rewritten SQL. A call with a Stmt's
+// description runs as prepared (PrepareContext rewrote the Stmt's text),
+// and a bypassed one as written.
+func (c *Conn) rewrite(ctx context.Context, a *sqlcheck.Analysis, b binding, cl call) (call, checked, error) {
+	ck := checked{scope: a.Scope, lifted: a.Lifted, query: cl.query, args: cl.args}
+	mode := c.cfg.rewrite
+	if mode == rewrite.Off || a.Scope == nil || cl.sd != nil {
+		return cl, ck, nil
+	}
+	if _, ok := tenant.BypassReason(ctx); ok {
+		return cl, ck, nil
+	}
+	if a.RewriteErr != nil {
+		c.emit(ctx, event.Event{Kind: event.Rewrite, Tenant: b.id, Mode: mode.String(), Fingerprint: guard.Fingerprint(cl.query),
+			Message: "the rewrite cannot deparse this statement; it runs as written: " + a.RewriteErr.Error()})
+		return cl, ck, nil
+	}
+	rw := a.Rewrite
+	if rw == nil {
+		return cl, ck, nil
+	}
+	if mode == rewrite.Audit {
+		c.emit(ctx, event.Event{Kind: event.Rewrite, Tenant: b.id, Tables: rw.Tables, Mode: mode.String(),
+			Fingerprint: guard.Fingerprint(cl.query), SQL: rw.Display,
+			Message: "the rewrite would add tenant predicates (audit: ran as written)"})
+		return cl, ck, nil
+	}
+	named := namedArgs(cl.args)
+	args, err := tenantArgs(cl.args, named, rw, b)
+	if err != nil {
+		return call{}, checked{}, err
+	}
+	cl.query, cl.args = rw.SQL(cl.query, named >= 0), args
+	ck.scope, ck.rewritten = rw.Scope, true
+	return cl, ck, nil
+}
+
+// namedArgs returns the index of the pgx named arguments among nv (after
+// leading pgx options), or -1.
+func namedArgs(nv []sqldriver.NamedValue) int {
+	for i, v := range nv {
+		switch v.Value.(type) {
+		case pgx.QueryExecMode, pgx.QueryResultFormats, pgx.QueryResultFormatsByOID:
+			continue
+		case pgx.NamedArgs, pgx.StrictNamedArgs:
+			return i
+		}
+		return -1
+	}
+	return -1
+}
+
+// tenantArgs returns nv with the tenant added: to a copy of the named
+// arguments at index named (as @sqlcheck.TenantArg), or as the appended
+// parameter, whose number must follow the statement's arguments.
+func tenantArgs(nv []sqldriver.NamedValue, named int, rw *sqlcheck.Rewrite, b binding) ([]sqldriver.NamedValue, error) {
+	out := make([]sqldriver.NamedValue, len(nv), len(nv)+1)
+	copy(out, nv)
+	if named >= 0 {
+		switch m := nv[named].Value.(type) {
+		case pgx.NamedArgs:
+			cp := make(pgx.NamedArgs, len(m)+1)
+			for k, v := range m {
+				cp[k] = v
+			}
+			cp[sqlcheck.TenantArg] = b.value()
+			out[named].Value = cp
+		case pgx.StrictNamedArgs:
+			cp := make(pgx.StrictNamedArgs, len(m)+1)
+			for k, v := range m {
+				cp[k] = v
+			}
+			cp[sqlcheck.TenantArg] = b.value()
+			out[named].Value = cp
+		}
+		return out, nil
+	}
+	if n := len(guardArgs(nv)); n != rw.Param()-1 {
+		return nil, fmt.Errorf("pgx-tenant: the statement has %d parameters but %d arguments; the rewrite appends the tenant as $%d", rw.Param()-1, n, rw.Param())
+	}
+	return append(out, sqldriver.NamedValue{Ordinal: len(nv) + 1, Value: b.value()}), nil
+}

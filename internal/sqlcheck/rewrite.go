@@ -1,0 +1,404 @@
+package sqlcheck
+
+import (
+	"strconv"
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// The rewrite scopes a statement instead of refusing it: every reference
+// to a tenant-owned relation that no predicate of the statement scopes gets
+// "tenant_column = $N", $N one parameter appended to the statement, which
+// the driver binds to the tenant; an INSERT that leaves out the tenant
+// column gets it, with $N. It works on the parse tree the scope analysis
+// reads (the same parse), records where each reference's predicate goes
+// while the analysis walks the tree, and deparses the changed tree once per
+// text (or per shape, for texts with inlined values).
+//
+// Where the predicate goes:
+//   - a reference of a query block (FROM, an inner JOIN, the target and
+//     FROM of UPDATE, the target and USING of DELETE): the block's WHERE;
+//   - the nullable side of a LEFT or RIGHT JOIN: that join's ON (the
+//     innermost outer join the reference is nullable in), so the preserved
+//     side keeps its rows;
+//   - either side of a FULL JOIN, the nullable side of a join by USING or
+//     NATURAL, a MERGE source, and a reference whose alias renames its
+//     columns: a sub-select of its own, (SELECT * FROM t WHERE
+//     t.tenant = $N) AS t, as a row-level-security policy does;
+//   - the target of MERGE: its ON; of ON CONFLICT DO UPDATE: the WHERE of
+//     the DO UPDATE.
+//
+// References some predicate scopes are left alone, whatever its value: the
+// guard checks at execution that a parameter or literal compared with the
+// tenant column is the tenant (a mismatch is a violation, never rewritten).
+
+// site is where the rewrite puts a reference's tenant predicate.
+type site struct {
+	rv   *pg_query.RangeVar
+	node *pg_query.Node   // the FROM item holding rv, when it can become a sub-select
+	slot **pg_query.Node  // the condition the predicate is ANDed into
+	// replace: the reference becomes a scoped sub-select; joined: its
+	// outer join is known (the innermost one decides).
+	replace, joined bool
+}
+
+// wsite is the statement of a Write: an INSERT, or a MERGE's WHEN NOT
+// MATCHED THEN INSERT.
+type wsite struct {
+	ins   *pg_query.InsertStmt
+	merge *pg_query.MergeWhenClause
+}
+
+// TenantArg is the name of the tenant's argument in a rewritten statement
+// run with pgx.NamedArgs (@TenantArg).
+const TenantArg = "pgx_tenant_rewrite"
+
+// Rewrite is a text's scoped form.
+type Rewrite struct {
+	// Scope is the analysis of the rewritten statement, in which the
+	// appended parameter reads as the tenant: the guard decides the
+	// rewritten statement with it (and the original's literals and
+	// arguments).
+	Scope *Scope
+	// Tables names the relations that got a predicate or a tenant column
+	// (as the catalog names them), for events.
+	Tables []string
+	// Display is the rewritten text as events show it: parameters as
+	// $n, never a value (a lifted text's literals stay parameters).
+	Display string
+
+	pieces []piece
+	text   string // the rewritten text when it has no holes to fill
+	param  int    // the appended parameter's number in the original's numbering
+	lifted bool
+}
+
+// piece is a run of the deparsed text and the hole after it: a parameter
+// number of the deparsed text (0 for none).
+type piece struct {
+	text string
+	hole int
+	name string // the @name a hole of a named argument stands for
+}
+
+// Param is the number of the appended tenant parameter of a text run with
+// positional arguments: one more than the highest of the original text.
+func (r *Rewrite) Param() int {
+	if r.lifted {
+		return 1 // a lifted text has no parameters of its own
+	}
+	return r.param
+}
+
+// Named reports whether the rewritten text has @name arguments (pgx named
+// arguments, or the @ operator on a column).
+func (r *Rewrite) Named() bool {
+	for _, p := range r.pieces {
+		if p.name != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// SQL returns the text to run in place of orig, whose analysis holds r;
+// named says the statement's arguments are pgx named arguments, so that
+// the tenant is @TenantArg rather than $Param().
+func (r *Rewrite) SQL(orig string, named bool) string {
+	if r.text != "" && !named {
+		return r.text
+	}
+	var lits []span
+	if r.lifted {
+		_, lits, _ = lift(orig)
+	}
+	var b strings.Builder
+	b.Grow(len(orig) + 32)
+	for _, p := range r.pieces {
+		b.WriteString(p.text)
+		switch {
+		case p.hole == 0:
+		case p.name != "":
+			b.WriteByte('@')
+			b.WriteString(p.name)
+		case p.hole == r.param:
+			if named {
+				b.WriteString("@" + TenantArg)
+			} else {
+				b.WriteByte('$')
+				b.WriteString(strconv.Itoa(r.Param()))
+			}
+		case r.lifted && p.hole <= len(lits):
+			l := lits[p.hole-1]
+			b.WriteString(orig[l.start:l.end])
+		default:
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(p.hole))
+		}
+	}
+	return b.String()
+}
+
+// rewriteTree scopes tree (the parse of a text, or of its shape when
+// lifted) and returns its rewrite, or nil when nothing needs one. The tree
+// is changed.
+func rewriteTree(tree *pg_query.ParseResult, src, column, setting string, t Tables, lifted bool) (*Rewrite, error) {
+	sc := newScoper(column, setting, true, 0)
+	s := sc.run(tree)
+	refs, writes := s.needs(t)
+	n := maxParam(tree) + 1
+	r := &Rewrite{param: int(n), lifted: lifted}
+	seen := map[string]bool{}
+	changed := func(i int) {
+		name := tableName(t, s.Refs[i])
+		if !seen[name] {
+			seen[name] = true
+			r.Tables = append(r.Tables, name)
+		}
+	}
+	for i := range s.Refs {
+		if !refs[i] {
+			continue
+		}
+		st := sc.sites[i]
+		renames := st.rv.Alias != nil && len(st.rv.Alias.Colnames) > 0
+		switch {
+		case (st.replace || renames) && st.node != nil:
+			st.node.Node = scopedSubselect(st.rv, column, n)
+		case st.slot != nil && !renames:
+			and(st.slot, tenantEq(aliasOf(st.rv), column, n))
+		default:
+			continue // TABLESAMPLE on a nullable side, say: left to the guard
+		}
+		changed(i)
+	}
+	for i, w := range s.Writes {
+		if !writes[i] {
+			continue
+		}
+		ws := sc.wsites[i]
+		switch {
+		case ws.ins != nil:
+			addInsertTenant(ws.ins, column, n)
+		case ws.merge != nil:
+			ws.merge.TargetList = append(ws.merge.TargetList, resTarget(column, nil))
+			ws.merge.Values = append(ws.merge.Values, pg_query.MakeParamRefNode(n, -1))
+		default:
+			continue
+		}
+		changed(w.Ref)
+	}
+	if len(r.Tables) == 0 {
+		return nil, nil
+	}
+	r.Scope = newScoper(column, setting, false, n).run(tree)
+	named := nameParams(tree, src, n)
+	out, err := pg_query.Deparse(tree)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.template(out, named); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// template cuts the deparsed text at its parameters: the appended one,
+// the stand-ins for @name arguments (numbered after it) and, in a lifted
+// text, the literals.
+func (r *Rewrite) template(out string, named []string) error {
+	res, err := pg_query.Scan(out)
+	if err != nil {
+		return err
+	}
+	var disp strings.Builder
+	last := 0
+	holes := false
+	for _, tok := range res.Tokens {
+		if tok.Token != pg_query.Token_PARAM {
+			continue
+		}
+		k, err := strconv.Atoi(out[tok.Start+1 : tok.End])
+		if err != nil {
+			continue
+		}
+		p := piece{text: out[last:tok.Start], hole: k}
+		if k > r.param && k-r.param-1 < len(named) {
+			p.name = named[k-r.param-1]
+		}
+		if p.name != "" || r.lifted || k == r.param {
+			holes = holes || p.name != "" || r.lifted
+			r.pieces = append(r.pieces, p)
+			last = int(tok.End)
+			disp.WriteString(p.text)
+			if p.name != "" {
+				disp.WriteString("@" + p.name)
+			} else {
+				disp.WriteString(out[tok.Start:tok.End])
+			}
+		}
+	}
+	r.pieces = append(r.pieces, piece{text: out[last:]})
+	disp.WriteString(out[last:])
+	r.Display = disp.String()
+	if !holes {
+		r.text = out
+	}
+	return nil
+}
+
+// needs returns which references want a tenant predicate and which writes
+// the tenant column: tenant-owned relations that no predicate could scope
+// whatever the arguments' values.
+func (s *Scope) needs(t Tables) (refs, writes []bool) {
+	d := decision{s: s, t: t, structural: true, refs: make([]refState, len(s.Refs))}
+	for i, r := range s.Refs {
+		d.refs[i].info, d.refs[i].known = t.Lookup(r.Schema, r.Name)
+	}
+	d.scopeAll()
+	refs = make([]bool, len(s.Refs))
+	for i, r := range s.Refs {
+		switch r.Kind {
+		case RefRead, RefUpdate, RefDelete:
+		default:
+			continue
+		}
+		refs[i] = r.Block >= 0 && d.owned(i) && !d.refs[i].info.Hidden && !d.refs[i].scoped
+	}
+	writes = make([]bool, len(s.Writes))
+	for i, w := range s.Writes {
+		writes[i] = !w.Update && w.Missing && d.owned(w.Ref)
+	}
+	return refs, writes
+}
+
+func tableName(t Tables, r Ref) string {
+	if info, ok := t.Lookup(r.Schema, r.Name); ok && info.Name != "" {
+		return info.Name
+	}
+	return r.Name
+}
+
+// tenantEq is qual.column = $n.
+func tenantEq(qual, column string, n int32) *pg_query.Node {
+	return &pg_query.Node{Node: &pg_query.Node_AExpr{AExpr: &pg_query.A_Expr{
+		Kind:     pg_query.A_Expr_Kind_AEXPR_OP,
+		Name:     []*pg_query.Node{pg_query.MakeStrNode("=")},
+		Lexpr:    pg_query.MakeColumnRefNode([]*pg_query.Node{pg_query.MakeStrNode(qual), pg_query.MakeStrNode(column)}, -1),
+		Rexpr:    pg_query.MakeParamRefNode(n, -1),
+		Location: -1,
+	}}}
+}
+
+// and makes *slot "*slot AND p".
+func and(slot **pg_query.Node, p *pg_query.Node) {
+	if *slot == nil {
+		*slot = p
+		return
+	}
+	if be := (*slot).GetBoolExpr(); be != nil && be.Boolop == pg_query.BoolExprType_AND_EXPR {
+		be.Args = append(be.Args, p)
+		return
+	}
+	*slot = pg_query.MakeBoolExprNode(pg_query.BoolExprType_AND_EXPR, []*pg_query.Node{*slot, p}, -1)
+}
+
+// scopedSubselect is (SELECT * FROM rv WHERE rv.column = $n) AS alias:
+// the relation as a row-level-security policy would show it.
+func scopedSubselect(rv *pg_query.RangeVar, column string, n int32) *pg_query.Node_RangeSubselect {
+	inner := &pg_query.RangeVar{Catalogname: rv.Catalogname, Schemaname: rv.Schemaname, Relname: rv.Relname,
+		Inh: rv.Inh, Relpersistence: rv.Relpersistence, Location: rv.Location}
+	alias := rv.Alias
+	if alias == nil {
+		alias = &pg_query.Alias{Aliasname: rv.Relname}
+	}
+	sel := &pg_query.SelectStmt{
+		TargetList:  []*pg_query.Node{resTarget("", pg_query.MakeColumnRefNode([]*pg_query.Node{{Node: &pg_query.Node_AStar{AStar: &pg_query.A_Star{}}}}, -1))},
+		FromClause:  []*pg_query.Node{{Node: &pg_query.Node_RangeVar{RangeVar: inner}}},
+		WhereClause: tenantEq(rv.Relname, column, n),
+	}
+	return &pg_query.Node_RangeSubselect{RangeSubselect: &pg_query.RangeSubselect{
+		Subquery: &pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: sel}},
+		Alias:    alias,
+	}}
+}
+
+func resTarget(name string, val *pg_query.Node) *pg_query.Node {
+	return &pg_query.Node{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{Name: name, Val: val, Location: -1}}}
+}
+
+// addInsertTenant adds the tenant column, valued $n, to an INSERT that
+// names its columns without it (or inserts DEFAULT VALUES).
+func addInsertTenant(ins *pg_query.InsertStmt, column string, n int32) {
+	ins.Cols = append(ins.Cols, resTarget(column, nil))
+	sel := ins.SelectStmt.GetSelectStmt()
+	if sel == nil { // DEFAULT VALUES
+		row := &pg_query.Node{Node: &pg_query.Node_List{List: &pg_query.List{Items: []*pg_query.Node{pg_query.MakeParamRefNode(n, -1)}}}}
+		ins.SelectStmt = &pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: &pg_query.SelectStmt{ValuesLists: []*pg_query.Node{row}}}}
+		return
+	}
+	for _, leaf := range leaves(sel, nil) {
+		if len(leaf.ValuesLists) > 0 {
+			for _, row := range leaf.ValuesLists {
+				if l := row.GetList(); l != nil {
+					l.Items = append(l.Items, pg_query.MakeParamRefNode(n, -1))
+				}
+			}
+			continue
+		}
+		leaf.TargetList = append(leaf.TargetList, resTarget("", pg_query.MakeParamRefNode(n, -1)))
+	}
+}
+
+// maxParam returns the highest $n of tree.
+func maxParam(tree *pg_query.ParseResult) int32 {
+	var max int32
+	walkUntil(tree.ProtoReflect(), func(m protoreflect.ProtoMessage) bool {
+		if p, ok := m.(*pg_query.ParamRef); ok && p.Number > max {
+			max = p.Number
+		}
+		return true
+	})
+	return max
+}
+
+// nameParams replaces each @name (pgx named argument; the parser reads it
+// as the prefix operator @ on a column) by a parameter numbered after n,
+// which the deparser writes as $k and template turns back into @name: the
+// deparser would write "(@ name)", which pgx does not read as a name.
+//
+// The name is read from src, the text that was parsed: the parser folds
+// it to lower case, pgx does not.
+func nameParams(tree *pg_query.ParseResult, src string, n int32) []string {
+	var names []string
+	walkUntil(tree.ProtoReflect(), func(m protoreflect.ProtoMessage) bool {
+		node, ok := m.(*pg_query.Node)
+		if !ok {
+			return true
+		}
+		e := node.GetAExpr()
+		if e == nil || e.Kind != pg_query.A_Expr_Kind_AEXPR_OP || e.Lexpr != nil || opName(e.Name) != "@" {
+			return true
+		}
+		cr := e.Rexpr.GetColumnRef()
+		if cr == nil || len(cr.Fields) != 1 || cr.Fields[0].GetString_() == nil {
+			return true
+		}
+		name := cr.Fields[0].GetString_().Sval
+		if at := int(cr.Location); at >= 0 && at < len(src) {
+			end := at
+			for end < len(src) && isWordByte(src[end]) {
+				end++
+			}
+			if strings.EqualFold(src[at:end], name) {
+				name = src[at:end]
+			}
+		}
+		names = append(names, name)
+		node.Node = &pg_query.Node_ParamRef{ParamRef: &pg_query.ParamRef{Number: n + int32(len(names)), Location: e.Location}}
+		return false
+	})
+	return names
+}
