@@ -14,8 +14,8 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/pgx-tenant/pgx-tenant/guard"
-	"github.com/pgx-tenant/pgx-tenant/rewrite"
 	"github.com/pgx-tenant/pgx-tenant/internal/sqlcheck"
+	"github.com/pgx-tenant/pgx-tenant/rewrite"
 )
 
 // Connector is a [database/sql/driver.Connector] that opens pgx connections

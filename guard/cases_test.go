@@ -5,8 +5,8 @@ import (
 
 	"github.com/pgx-tenant/pgx-tenant/guard"
 	"github.com/pgx-tenant/pgx-tenant/internal/guardcases"
-	"github.com/pgx-tenant/pgx-tenant/internal/testcatalog"
 	"github.com/pgx-tenant/pgx-tenant/internal/sqlcheck"
+	"github.com/pgx-tenant/pgx-tenant/internal/testcatalog"
 )
 
 // testCatalog is the catalog of guardcases.Schema.

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pgx-tenant/pgx-tenant/internal/testcatalog"
 	"github.com/pgx-tenant/pgx-tenant/internal/sqlcheck"
+	"github.com/pgx-tenant/pgx-tenant/internal/testcatalog"
 )
 
 var update = flag.Bool("update", false, "rewrite the want of every golden case with the output")

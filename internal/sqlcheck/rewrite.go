@@ -37,8 +37,8 @@ import (
 // site is where the rewrite puts a reference's tenant predicate.
 type site struct {
 	rv   *pg_query.RangeVar
-	node *pg_query.Node   // the FROM item holding rv, when it can become a sub-select
-	slot **pg_query.Node  // the condition the predicate is ANDed into
+	node *pg_query.Node  // the FROM item holding rv, when it can become a sub-select
+	slot **pg_query.Node // the condition the predicate is ANDed into
 	// replace: the reference becomes a scoped sub-select; joined: its
 	// outer join is known (the innermost one decides).
 	replace, joined bool
