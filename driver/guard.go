@@ -19,12 +19,13 @@ import (
 // written, or as rewritten) is scoped to b's tenant (tenant_guard audit or
 // enforce). Under audit an unscoped statement is reported and runs; under
 // enforce it is refused with a *guard.Violation. A context marked with
-// tenant.WithBypass skips the decision and is reported. A rewritten
-// statement is decided even with the guard off, and refused when a value
-// names another tenant: the rewrite never runs such a statement.
+// tenant.WithBypass skips the decision and is reported. Under
+// tenant_rewrite=on a statement is decided even with the guard off, and
+// refused when a value names another tenant: the rewrite never runs such a
+// statement.
 func (c *Conn) guard(ctx context.Context, ck checked, b binding) error {
 	mode := c.cfg.guard
-	if mode == guard.Off && !ck.rewritten {
+	if mode == guard.Off && !ck.rewriting {
 		return nil
 	}
 	if reason, ok := tenant.BypassReason(ctx); ok {

@@ -23,7 +23,9 @@ type checked struct {
 	lifted    bool
 	query     string
 	args      []sqldriver.NamedValue
-	rewritten bool
+	// rewriting: tenant_rewrite=on applies to the statement, so a value
+	// naming another tenant is refused whatever the guard's mode.
+	rewriting bool
 }
 
 // rewrite returns the call to run in place of cl (tenant_rewrite=on: the
@@ -47,6 +49,7 @@ func (c *Conn) rewrite(ctx context.Context, a *sqlcheck.Analysis, b binding, cl 
 		return cl, ck, nil
 	}
 	rw := a.Rewrite
+	ck.rewriting = mode == rewrite.On
 	if rw == nil {
 		return cl, ck, nil
 	}
@@ -62,7 +65,7 @@ func (c *Conn) rewrite(ctx context.Context, a *sqlcheck.Analysis, b binding, cl 
 		return call{}, checked{}, err
 	}
 	cl.query, cl.args = rw.SQL(cl.query, named >= 0), args
-	ck.scope, ck.rewritten = rw.Scope, true
+	ck.scope = rw.Scope
 	return cl, ck, nil
 }
 
