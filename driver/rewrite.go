@@ -19,10 +19,10 @@ import (
 // text's literals, positions in messages and the fingerprint come from the
 // text; the rewrite's own parameter reads as the tenant).
 type checked struct {
-	scope     *sqlcheck.Scope
-	lifted    bool
-	query     string
-	args      []sqldriver.NamedValue
+	scope  *sqlcheck.Scope
+	lifted bool
+	query  string
+	args   []sqldriver.NamedValue
 	// rewriting: tenant_rewrite=on applies to the statement, so a value
 	// naming another tenant is refused whatever the guard's mode.
 	rewriting bool

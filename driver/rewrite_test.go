@@ -55,7 +55,9 @@ func openRewriting(t testing.TB, d *pgtest.Database, m rewrite.Mode, g guard.Mod
 }
 
 // caseTenant is the context of tenant i of guardSeed (t01, t02, t03).
-func caseTenant(i int) context.Context { return tenant.NewContext(context.Background(), fmt.Sprintf("t%02d", i)) }
+func caseTenant(i int) context.Context {
+	return tenant.NewContext(context.Background(), fmt.Sprintf("t%02d", i))
+}
 
 // TestRewriteScopesEveryPath runs unscoped statements on a database
 // without RLS through every database/sql path, for three tenants in turn,
