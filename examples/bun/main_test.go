@@ -98,7 +98,7 @@ func TestIsolation(t *testing.T) {
 				for _, b := range all {
 					read = append(read, b.TenantID)
 				}
-				return shop.Unscoped(id, c.Guard, err, read...)
+				return shop.Unscoped(id, c.Guard, c.Rewrite, err, read...)
 			})
 			shop.WantCounts(t, d, 2*rounds, 3*rounds)
 		})

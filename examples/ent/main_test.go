@@ -118,7 +118,7 @@ func TestIsolation(t *testing.T) {
 				// SQL without the predicate (not through ent) relies on RLS
 				// alone (guard off) or is refused (guard on).
 				all, err := tenantIDs(ctx, db, `SELECT tenant_id FROM books`)
-				return shop.Unscoped(id, c.Guard, err, all...)
+				return shop.Unscoped(id, c.Guard, c.Rewrite, err, all...)
 			})
 			shop.WantCounts(t, d, 2*rounds, 3*rounds)
 		})

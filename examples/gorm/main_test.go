@@ -96,7 +96,7 @@ func TestIsolation(t *testing.T) {
 				// on RLS alone (guard off) or is refused (guard on).
 				var all []string
 				err = db.Raw(`SELECT tenant_id FROM books`).Scan(&all).Error
-				return shop.Unscoped(id, c.Guard, err, all...)
+				return shop.Unscoped(id, c.Guard, c.Rewrite, err, all...)
 			})
 			shop.WantCounts(t, d, 2*rounds, 3*rounds)
 		})

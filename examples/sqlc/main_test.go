@@ -134,7 +134,7 @@ func TestIsolation(t *testing.T) {
 					}
 					return rows.Err()
 				}()
-				return shop.Unscoped(id, c.Guard, err, all...)
+				return shop.Unscoped(id, c.Guard, c.Rewrite, err, all...)
 			})
 			shop.WantCounts(t, d, 2*rounds, 3*rounds)
 		})

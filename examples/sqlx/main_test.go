@@ -83,7 +83,7 @@ func TestIsolation(t *testing.T) {
 				// or is refused (guard on).
 				var all []string
 				err = db.SelectContext(ctx, &all, `SELECT tenant_id FROM books`)
-				return shop.Unscoped(id, c.Guard, err, all...)
+				return shop.Unscoped(id, c.Guard, c.Rewrite, err, all...)
 			})
 			shop.WantCounts(t, d, 2*rounds, 3*rounds)
 		})
