@@ -21,8 +21,8 @@ import (
 // enforce it is refused with a *guard.Violation. A context marked with
 // tenant.WithBypass skips the decision and is reported. Under
 // tenant_rewrite=on a statement is decided even with the guard off, and
-// refused when a value names another tenant: the rewrite never runs such a
-// statement.
+// refused when a value names another tenant or the tenant column is
+// updated: the rewrite never runs such a statement.
 func (c *Conn) guard(ctx context.Context, ck checked, b binding) error {
 	mode := c.cfg.guard
 	if mode == guard.Off && !ck.rewriting {
@@ -48,14 +48,18 @@ func (c *Conn) guard(ctx context.Context, ck checked, b binding) error {
 	} else {
 		f = ck.scope.Decide(cat, b.id, guardArgs(ck.args))
 	}
-	if f == nil || mode == guard.Off && f.Rule != sqlcheck.RuleTenantMismatch {
+	if f == nil || mode == guard.Off && f.Rule != sqlcheck.RuleTenantMismatch && f.Rule != sqlcheck.RuleUpdateTenant {
 		return nil
 	}
-	pos := f.Pos
-	if ck.lifted && pos >= 0 {
+	pos, quoted := f.Pos, ck.query
+	switch {
+	case ck.display != "":
+		quoted = ck.display
+	case ck.lifted:
 		pos = sqlcheck.OriginalPos(ck.query, pos)
 	}
-	v := guard.NewViolation(f.Rule, f.Table, pos, ck.query, f.Detail)
+	v := guard.NewViolation(f.Rule, f.Table, pos, quoted, f.Detail)
+	v.Fingerprint = guard.Fingerprint(ck.query)
 	var tables []string
 	if v.Table != "" {
 		tables = []string{v.Table}

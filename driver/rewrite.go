@@ -26,6 +26,9 @@ type checked struct {
 	// rewriting: tenant_rewrite=on applies to the statement, so a value
 	// naming another tenant is refused whatever the guard's mode.
 	rewriting bool
+	// display is the rewritten text violations quote (scope's positions
+	// are in it), when the statement was rewritten.
+	display string
 }
 
 // rewrite returns the call to run in place of cl (tenant_rewrite=on: the
@@ -65,7 +68,7 @@ func (c *Conn) rewrite(ctx context.Context, a *sqlcheck.Analysis, b binding, cl 
 		return call{}, checked{}, err
 	}
 	cl.query, cl.args = rw.SQL(cl.query, named >= 0), args
-	ck.scope = rw.Scope
+	ck.scope, ck.display = rw.Scope, rw.Display
 	return cl, ck, nil
 }
 

@@ -187,6 +187,10 @@ func TestRewriteRefusesMismatch(t *testing.T) {
 			if errors.Is(err, sqldriver.ErrBadConn) {
 				t.Fatal("violation looks like ErrBadConn")
 			}
+			_, err = db.ExecContext(ctx, "UPDATE invoices SET tenant_id = upper(tenant_id)")
+			if !errors.As(err, &v) || v.Rule != guard.RuleUpdateTenant {
+				t.Fatalf("UPDATE of the tenant column: %v, want an update_tenant violation", err)
+			}
 			wantOnlyCase(t, tenantsSeen(t, db, ctx, "SELECT tenant_id FROM invoices WHERE tenant_id = $1", "t01"), "t01", 3)
 			wantOnlyCase(t, tenantsSeen(t, db, ctx, "SELECT line_items.tenant_id FROM line_items JOIN invoices USING (id)"), "t01", 3)
 			if g == guard.Enforce {
@@ -253,4 +257,31 @@ func TestRewriteRefreshCatalog(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantOnlyCase(t, tenantsSeen(t, db, ctx, "SELECT tenant_id FROM notes"), "t01", 1)
+}
+
+// TestRewriteTypedTenantColumn: the appended parameter takes the tenant
+// column's type (here bigint and uuid); the tenant ID string is parsed
+// as such.
+func TestRewriteTypedTenantColumn(t *testing.T) {
+	d := pgtest.NewDatabase(t)
+	if err := d.ExecOwner(context.Background(),
+		"CREATE TABLE accounts (id int, tenant_id bigint)",
+		"CREATE TABLE devices (id int, tenant_id uuid)",
+		"GRANT SELECT, INSERT ON accounts, devices TO "+d.AppRole); err != nil {
+		t.Fatal(err)
+	}
+	const u1, u2 = "6f1c2a9e-3b7d-4c1e-9a52-0d3f1b2c4e5a", "0b8e7d6c-5a4f-4e3d-8c2b-1a0f9e8d7c6b"
+	if err := d.Exec(context.Background(),
+		"INSERT INTO accounts VALUES (1, 7), (2, 8), (3, 7)",
+		"INSERT INTO devices VALUES (1, '"+u1+"'), (2, '"+u2+"')"); err != nil {
+		t.Fatal(err)
+	}
+	_, db := openRewriting(t, d, rewrite.On, guard.Off, &events{})
+	ctx := tenant.NewContext(context.Background(), "7")
+	wantOnlyCase(t, tenantsSeen(t, db, ctx, "SELECT tenant_id::text FROM accounts"), "7", 2)
+	wantOnlyCase(t, tenantsSeen(t, db, tenant.NewContext(context.Background(), u2), "SELECT tenant_id::text FROM devices"), u2, 1)
+	if _, err := db.ExecContext(ctx, "INSERT INTO accounts (id) VALUES (4)"); err != nil {
+		t.Fatal(err)
+	}
+	wantOnlyCase(t, tenantsSeen(t, db, ctx, "SELECT tenant_id::text FROM accounts"), "7", 3)
 }

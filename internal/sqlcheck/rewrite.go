@@ -1,6 +1,7 @@
 package sqlcheck
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -57,10 +58,10 @@ const TenantArg = "pgx_tenant_rewrite"
 
 // Rewrite is a text's scoped form.
 type Rewrite struct {
-	// Scope is the analysis of the rewritten statement, in which the
-	// appended parameter reads as the tenant: the guard decides the
-	// rewritten statement with it (and the original's literals and
-	// arguments).
+	// Scope is the analysis of the rewritten statement (of Display, as
+	// parsed), in which the appended parameter reads as the tenant: the
+	// guard decides the rewritten statement with it and the original's
+	// literals and arguments. Its positions are offsets in Display.
 	Scope *Scope
 	// Tables names the relations that got a predicate or a tenant column
 	// (as the catalog names them), for events.
@@ -193,7 +194,6 @@ func rewriteTree(tree *pg_query.ParseResult, src, column, setting string, t Tabl
 	if len(r.Tables) == 0 {
 		return nil, nil
 	}
-	r.Scope = newScoper(column, setting, false, n).run(tree)
 	named := nameParams(tree, src, n)
 	out, err := pg_query.Deparse(tree)
 	if err != nil {
@@ -202,6 +202,14 @@ func rewriteTree(tree *pg_query.ParseResult, src, column, setting string, t Tabl
 	if err := r.template(out, named); err != nil {
 		return nil, err
 	}
+	// The guard decides what will run: the deparsed text, parsed again
+	// (once per text), not the tree it was printed from. A text the
+	// parser refuses is not rewritten.
+	printed, err := pg_query.Parse(r.Display)
+	if err != nil {
+		return nil, fmt.Errorf("the rewritten text does not parse: %v", err)
+	}
+	r.Scope = newScoper(column, setting, false, n).run(printed)
 	return r, nil
 }
 
