@@ -117,7 +117,7 @@ func (r *Rewrite) SQL(orig string, named bool) string {
 	}
 	var b strings.Builder
 	b.Grow(len(orig) + 32)
-	for _, p := range r.pieces {
+	for i, p := range r.pieces {
 		b.WriteString(p.text)
 		switch {
 		case p.hole == 0:
@@ -133,13 +133,27 @@ func (r *Rewrite) SQL(orig string, named bool) string {
 			}
 		case r.lifted && p.hole <= len(lits):
 			l := lits[p.hole-1]
-			b.WriteString(orig[l.start:l.end])
+			lit := orig[l.start:l.end]
+			// A number where the deparser glued the parameter to a name
+			// or a dot ($1.f) would read differently: (5).f.
+			if lit[0] != '\'' && (gluedBefore(b.String()) || i+1 < len(r.pieces) && gluedAfter(r.pieces[i+1].text)) {
+				lit = "(" + lit + ")"
+			}
+			b.WriteString(lit)
 		default:
 			b.WriteByte('$')
 			b.WriteString(strconv.Itoa(p.hole))
 		}
 	}
 	return b.String()
+}
+
+func gluedBefore(out string) bool {
+	return out != "" && (isWordByte(out[len(out)-1]) || out[len(out)-1] == '.')
+}
+
+func gluedAfter(next string) bool {
+	return next != "" && (isWordByte(next[0]) || next[0] == '.')
 }
 
 // rewriteTree scopes tree (the parse of a text, or of its shape when
