@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 
@@ -78,8 +79,8 @@ func FuzzRewrite(f *testing.F) {
 	plain := sqlcheck.NewScopeAnalyzer("app.tenant_id", "tenant_id", 0)
 	plain.SetRelations(testcatalog.New().Names())
 	f.Fuzz(func(t *testing.T, sql string) {
-		if strings.ContainsRune(sql, 0) {
-			return
+		if strings.ContainsRune(sql, 0) || !utf8.ValidString(sql) {
+			return // the server refuses both (client_encoding is pinned to UTF8)
 		}
 		checkOutput(t, z, plain, sql)
 	})
