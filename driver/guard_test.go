@@ -85,17 +85,26 @@ func sqlOpenDB(t testing.TB, c *driver.Connector) *sql.DB {
 // hidden view, column positions and the default that reads the setting.
 func TestDiscover(t *testing.T) {
 	d := guardSchema(t)
+	if err := d.ExecOwner(context.Background(),
+		// hidden, though none reads a tenant-owned table directly
+		"CREATE VIEW revenue_by_month AS SELECT month, total FROM revenue",
+		"CREATE TABLE docs (id int, body text)",
+		"CREATE TABLE tenant_docs (tenant_id text) INHERITS (docs)"); err != nil {
+		t.Fatal(err)
+	}
 	c := openGuarded(t, d, guard.Audit, &events{})
 	if err := c.RefreshCatalog(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	cat := c.Catalog()
-	want := []string{"audit.log", "public.customers", "public.events", "public.invoice_summary", "public.invoices", "public.line_items"}
+	want := []string{"audit.log", "public.customers", "public.events", "public.invoice_summary", "public.invoices", "public.line_items", "public.tenant_docs"}
 	if got := cat.Owned(); !slices.Equal(got, want) {
 		t.Fatalf("owned = %v, want %v", got, want)
 	}
-	if ti, ok := cat.Lookup("", "revenue"); !ok || !ti.Hidden || ti.Owned {
-		t.Fatalf("revenue = %+v, %v: want a hidden view", ti, ok)
+	for _, name := range []string{"revenue", "revenue_by_month", "docs"} {
+		if ti, ok := cat.Lookup("", name); !ok || !ti.Hidden || ti.Owned {
+			t.Fatalf("%s = %+v, %v: want hidden", name, ti, ok)
+		}
 	}
 	if ti, ok := cat.Lookup("", "events"); !ok || !ti.DefaultReadsSetting || ti.Position != 2 {
 		t.Fatalf("events = %+v", ti)

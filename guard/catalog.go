@@ -29,8 +29,9 @@ type relKey struct{ schema, name string }
 // application that lists its tables).
 type Relation struct {
 	Schema, Name string
-	// Owned: it has the tenant column. Hidden: a view over tenant-owned
-	// tables without it.
+	// Owned: it has the tenant column. Hidden: it reads tenant-owned
+	// relations without having the column: a view over them (directly or
+	// through other views), or a table whose inheritance children have it.
 	Owned, Hidden bool
 	// Position of the tenant column among the columns (1-based; 0 when
 	// unknown), and whether its default reads the tenant setting.
@@ -156,10 +157,12 @@ func (c *Catalog) key(name string) (relKey, error) {
 // discoverSQL lists every relation of the schemas on the connection's
 // search_path and of schemas with a relation having the tenant column:
 // whether it has the column, the column's position, whether its default
-// reads the setting ($2), and whether it is a view over relations that have
-// the column.
+// reads the setting ($2), and whether it reads relations that have the
+// column without having it: a view over them (directly or through other
+// views), or a table whose inheritance children have it (reading the
+// parent reads the children's rows).
 const discoverSQL = `
-WITH cols AS (
+WITH RECURSIVE cols AS (
   SELECT a.attrelid, a.attnum,
          (SELECT count(*) FROM pg_catalog.pg_attribute x
            WHERE x.attrelid = a.attrelid AND x.attnum > 0 AND NOT x.attisdropped AND x.attnum <= a.attnum)::int AS pos,
@@ -167,14 +170,23 @@ WITH cols AS (
     FROM pg_catalog.pg_attribute a
     LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
    WHERE a.attname = $1 AND a.attnum > 0 AND NOT a.attisdropped
+),
+reads AS ( -- a view and a relation its rule reads; a parent table and a child
+  SELECT r.ev_class AS rel, dep.refobjid AS src
+    FROM pg_catalog.pg_rewrite r
+    JOIN pg_catalog.pg_depend dep ON dep.classid = 'pg_catalog.pg_rewrite'::regclass AND dep.objid = r.oid
+         AND dep.refclassid = 'pg_catalog.pg_class'::regclass AND dep.refobjid <> r.ev_class
+  UNION
+  SELECT inhparent, inhrelid FROM pg_catalog.pg_inherits
+),
+reach AS ( -- the same, transitively
+  SELECT rel, src FROM reads
+  UNION
+  SELECT reach.rel, reads.src FROM reach JOIN reads ON reads.rel = reach.src
 )
 SELECT n.nspname::text, c.relname::text, c.relkind IN ('v', 'm') AS is_view,
        cols.attnum IS NOT NULL AS has_col, COALESCE(cols.pos, 0), COALESCE(cols.reads, false),
-       EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r
-                 JOIN pg_catalog.pg_depend dep ON dep.classid = 'pg_catalog.pg_rewrite'::regclass AND dep.objid = r.oid
-                      AND dep.refclassid = 'pg_catalog.pg_class'::regclass AND dep.refobjid <> c.oid
-                 JOIN cols c2 ON c2.attrelid = dep.refobjid
-                WHERE r.ev_class = c.oid) AS over_owned
+       EXISTS (SELECT 1 FROM reach JOIN cols c2 ON c2.attrelid = reach.src WHERE reach.rel = c.oid) AS over_owned
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   LEFT JOIN cols ON cols.attrelid = c.oid
@@ -204,7 +216,7 @@ func Discover(ctx context.Context, conn *pgx.Conn, column, setting string) (*Cat
 		if err := rows.Scan(&r.Schema, &r.Name, &isView, &r.Owned, &r.Position, &r.DefaultReadsSetting, &overOwned); err != nil {
 			return nil, fmt.Errorf("pgx-tenant guard: discovering tenant tables: %w", err)
 		}
-		r.Hidden = isView && !r.Owned && overOwned
+		r.Hidden = !r.Owned && overOwned // a view, or an inheritance parent
 		rels = append(rels, r)
 	}
 	if err := rows.Err(); err != nil {

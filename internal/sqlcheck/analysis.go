@@ -146,7 +146,7 @@ func analyzeScope(sql, setting, column string, rw Tables) (*Analysis, error) {
 		return nil, fmt.Errorf("%w: %v", ErrSyntax, err)
 	}
 	a := analyzeTree(tree, sql, setting, 0)
-	a.Scope = scope(tree, column, setting)
+	a.Scope = scope(tree, sql, column, setting)
 	if rw != nil && a.Tamper == "" {
 		a.Rewrite, a.RewriteErr = rewriteTree(tree, sql, column, setting, rw, false)
 	}

@@ -3,6 +3,7 @@ package sqlcheck
 import (
 	"container/list"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,6 +67,10 @@ func (z *Analyzer) SetRelations(names []string) {
 	m := make(map[string]bool, len(names))
 	for _, n := range names {
 		m[strings.ToLower(n)] = true
+	}
+	// Functions that read tables the text does not name.
+	for _, f := range UnverifiableFuncs() {
+		m[f] = true
 	}
 	z.names.Store(&m)
 }
@@ -137,6 +142,11 @@ func (z *Analyzer) namesRelation(sql string) bool {
 // wrapping ErrSyntax (and cached like a result). The returned Analysis must
 // not be modified.
 func (z *Analyzer) Analyze(sql string) (*Analysis, error) {
+	if strings.IndexByte(sql, 0) >= 0 {
+		// The parser stops at a NUL (the server refuses the text): what
+		// it reads is not the text, nor may it meet a cache key.
+		return nil, errNUL
+	}
 	if !mustParse(sql) {
 		if !z.namesRelation(sql) {
 			// Decided without the lock or the cache: the scan is cheap,
@@ -166,7 +176,7 @@ func analyzeShape(shape, setting, column string, rw Tables) (*Analysis, error) {
 	if err != nil || len(tree.Stmts) != 1 {
 		return nil, errNoShape
 	}
-	a := &Analysis{Statements: 1, Scope: scope(tree, column, setting), Lifted: true}
+	a := &Analysis{Statements: 1, Scope: scope(tree, shape, column, setting), Lifted: true}
 	if rw != nil {
 		a.Rewrite, a.RewriteErr = rewriteTree(tree, shape, column, setting, rw, true)
 	}
@@ -174,6 +184,8 @@ func analyzeShape(shape, setting, column string, rw Tables) (*Analysis, error) {
 }
 
 var errNoShape = errors.New("sqlcheck: the text's shape does not parse")
+
+var errNUL = fmt.Errorf("%w: the text holds a NUL byte", ErrSyntax)
 
 // cached returns the analysis of key from the cache, or computes and
 // caches it.

@@ -4,6 +4,7 @@ import (
 	sqldriver "database/sql/driver"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 )
 
@@ -68,7 +69,7 @@ func (s *Scope) DecideLifted(t Tables, tenant string, lits []string, args []any)
 		all = append(all, l)
 	}
 	args = append(all, args...)
-	d := decision{s: s, t: t, tenant: tenant, args: args, lifted: true}
+	d := decision{s: s, t: t, tenant: tenant, args: args, lifted: true, lits: len(lits)}
 	return d.run()
 }
 
@@ -78,6 +79,7 @@ type decision struct {
 	tenant string
 	args   []any
 	lifted bool // the parameters are the text's literals
+	lits   int  // how many (lifted)
 	// structural: any parameter or literal compared with the tenant column
 	// counts as the tenant (the rewrite's question: could a predicate
 	// scope the reference, whatever the values?).
@@ -128,7 +130,8 @@ func (d *decision) run() *Finding {
 		}
 	}
 	if len(d.s.Unverifiable) > 0 {
-		return &Finding{Rule: RuleUnverifiable, Pos: d.s.Unverifiable[0], Detail: "SQL EXECUTE runs a statement the guard cannot see"}
+		u := d.s.Unverifiable[0]
+		return &Finding{Rule: RuleUnverifiable, Pos: u.Pos, Detail: u.Detail}
 	}
 
 	d.scopeAll()
@@ -175,6 +178,29 @@ func (d *decision) scopeAll() {
 	}
 }
 
+// exposed reports whether reference i shows its tenant column under the
+// tenant column's name: an alias's column list (t AS a(x, y, …)) renames
+// the first columns, so the name may belong to another column.
+func (d *decision) exposed(i int) bool {
+	cols := d.s.Refs[i].Colnames
+	if len(cols) == 0 {
+		return true
+	}
+	p := d.refs[i].info.Position
+	switch {
+	case p < 1:
+		return false
+	case p <= len(cols):
+		return cols[p-1] == d.s.Column
+	}
+	for _, c := range cols {
+		if c == d.s.Column {
+			return false
+		}
+	}
+	return true
+}
+
 func (d *decision) owned(i int) bool { return d.refs[i].known && d.refs[i].info.Owned }
 
 func (d *decision) finding(rule string, i int, detail string) *Finding {
@@ -219,7 +245,7 @@ func (d *decision) predScopes(p Pred, i int) bool {
 		}
 		return len(p.Or) > 0
 	}
-	if d.resolve(p.Col) != i {
+	if d.resolve(p.Col) != i || !d.exposed(i) {
 		return false
 	}
 	ok, mismatch := d.valid(p.Val)
@@ -252,11 +278,53 @@ func (d *decision) resolve(c Col) int {
 				owned++
 			}
 		}
+		if owned > 1 {
+			return d.merged(b, refs)
+		}
 		if owned > 0 {
 			return d.only(refs)
 		}
 	}
 	return -1
+}
+
+// merged resolves an unqualified tenant column among several tenant-owned
+// references of block b: when joins USING the tenant column merge them all,
+// it is the left side's (recursively), else ambiguous (-1).
+func (d *decision) merged(b int, refs []int) int {
+	want := d.ownedIn(refs)
+	for _, m := range d.s.Blocks[b].Merged {
+		right := d.ownedIn(m.Right)
+		if right == 0 || d.ownedIn(m.Left)+right != want || !d.covers(m, refs) {
+			continue
+		}
+		if l := d.only(m.Left); l >= 0 {
+			return l
+		}
+		return d.merged(b, m.Left) // fewer references each time
+	}
+	return -1
+}
+
+func (d *decision) ownedIn(refs []int) int {
+	n := 0
+	for _, r := range refs {
+		if d.owned(r) {
+			n++
+		}
+	}
+	return n
+}
+
+// covers reports whether every tenant-owned reference of refs is on a
+// side of m.
+func (d *decision) covers(m Merged, refs []int) bool {
+	for _, r := range refs {
+		if d.owned(r) && !slices.Contains(m.Left, r) && !slices.Contains(m.Right, r) {
+			return false
+		}
+	}
+	return true
 }
 
 // only returns the one tenant-owned reference among refs, or -1 when
@@ -292,6 +360,11 @@ func (d *decision) valid(o Operand) (ok bool, mismatch string) {
 		}
 		return false, "compares the tenant column with a literal naming another tenant"
 	case OperandParam:
+		if (!d.lifted || o.Param > d.lits) && d.hasNamed() {
+			// With pgx named arguments, pgx numbers the parameters
+			// itself and drops positional arguments: $n is not args[n].
+			return false, ""
+		}
 		v, ok := d.arg(o.Param)
 		if !ok {
 			return false, ""
@@ -317,6 +390,23 @@ func (d *decision) valid(o Operand) (ok bool, mismatch string) {
 		return r >= 0 && d.refs[r].scoped, ""
 	}
 	return false, ""
+}
+
+// hasNamed reports whether the arguments hold pgx named arguments (a map
+// keyed by string).
+func (d *decision) hasNamed() bool {
+	for _, a := range d.args {
+		if nv, ok := a.(sqldriver.NamedValue); ok {
+			a = nv.Value
+		}
+		if a == nil {
+			continue
+		}
+		if v := reflect.ValueOf(a); v.Kind() == reflect.Map && v.Type().Key().Kind() == reflect.String {
+			return true
+		}
+	}
+	return false
 }
 
 // named returns the pgx.NamedArgs (any map keyed by string) argument name.
@@ -394,6 +484,9 @@ func (d *decision) write(w Write) *Finding {
 	case w.Positional:
 		vals = nil
 		for _, row := range w.Rows {
+			if row == nil {
+				return &Finding{Rule: RuleInsertTenant, Table: d.tableName(w.Ref), Pos: d.s.Refs[w.Ref].Pos, Detail: "inserts rows whose values a * expands: which lands in the tenant column is unknown"}
+			}
 			if info.Position < 1 || info.Position > len(row) {
 				if info.DefaultReadsSetting {
 					continue

@@ -66,6 +66,10 @@ type Rewrite struct {
 	// Tables names the relations that got a predicate or a tenant column
 	// (as the catalog names them), for events.
 	Tables []string
+	// Left names the tenant-owned relations the rewrite could not scope
+	// (a TABLESAMPLE on a nullable side, a name used twice, a view's
+	// definition): the guard decides them.
+	Left []string
 	// Display is the rewritten text as events show it: parameters as
 	// $n, never a value (a lifted text's literals stay parameters).
 	Display string
@@ -160,7 +164,7 @@ func gluedAfter(next string) bool {
 // lifted) and returns its rewrite, or nil when nothing needs one. The tree
 // is changed.
 func rewriteTree(tree *pg_query.ParseResult, src, column, setting string, t Tables, lifted bool) (*Rewrite, error) {
-	sc := newScoper(column, setting, true, 0)
+	sc := newScoper(src, column, setting, true, 0)
 	s := sc.run(tree)
 	refs, writes := s.needs(t)
 	n := maxParam(tree) + 1
@@ -185,7 +189,9 @@ func rewriteTree(tree *pg_query.ParseResult, src, column, setting string, t Tabl
 		case st.slot != nil && !renames:
 			and(st.slot, tenantEq(aliasOf(st.rv), column, n))
 		default:
-			continue // TABLESAMPLE on a nullable side, say: left to the guard
+			// TABLESAMPLE on a nullable side, say: left to the guard.
+			r.Left = append(r.Left, tableName(t, s.Refs[i]))
+			continue
 		}
 		changed(i)
 	}
@@ -223,7 +229,7 @@ func rewriteTree(tree *pg_query.ParseResult, src, column, setting string, t Tabl
 	if err != nil {
 		return nil, fmt.Errorf("the rewritten text does not parse: %v", err)
 	}
-	r.Scope = newScoper(column, setting, false, n).run(printed)
+	r.Scope = newScoper(r.Display, column, setting, false, n).run(printed)
 	return r, nil
 }
 
@@ -391,8 +397,8 @@ func maxParam(tree *pg_query.ParseResult) int32 {
 // which the deparser writes as $k and template turns back into @name: the
 // deparser would write "(@ name)", which pgx does not read as a name.
 //
-// The name is read from src, the text that was parsed: the parser folds
-// it to lower case, pgx does not.
+// The name is read from src, the text that was parsed, as pgx reads it
+// (namedArgAt): the parser folds it to lower case, pgx does not.
 func nameParams(tree *pg_query.ParseResult, src string, n int32) []string {
 	var names []string
 	walkUntil(tree.ProtoReflect(), func(m protoreflect.ProtoMessage) bool {
@@ -408,15 +414,9 @@ func nameParams(tree *pg_query.ParseResult, src string, n int32) []string {
 		if cr == nil || len(cr.Fields) != 1 || cr.Fields[0].GetString_() == nil {
 			return true
 		}
-		name := cr.Fields[0].GetString_().Sval
-		if at := int(cr.Location); at >= 0 && at < len(src) {
-			end := at
-			for end < len(src) && isWordByte(src[end]) {
-				end++
-			}
-			if strings.EqualFold(src[at:end], name) {
-				name = src[at:end]
-			}
+		name, ok := namedArgAt(src, int(e.Location), int(cr.Location))
+		if !ok {
+			return true // @ x: the absolute value, which the deparser keeps
 		}
 		names = append(names, name)
 		node.Node = &pg_query.Node_ParamRef{ParamRef: &pg_query.ParamRef{Number: n + int32(len(names)), Location: e.Location}}

@@ -2,6 +2,7 @@ package sqlcheck
 
 import (
 	"strconv"
+	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -13,12 +14,21 @@ import (
 // statement's arguments and the context's tenant, so one Scope serves every
 // tenant and every refresh of the catalog.
 type Scope struct {
+	Column string // the tenant column
 	Refs   []Ref
 	Blocks []Block
 	Writes []Write
-	// Unverifiable holds the positions of EXECUTE statements of
-	// SQL-prepared statements, whose SQL the text does not show.
-	Unverifiable []int
+	// Unverifiable holds what the statement runs that the analysis cannot
+	// see: EXECUTE of an SQL-prepared statement, functions that run SQL
+	// text or dump tables by name, a change of the search_path.
+	Unverifiable []Unverified
+}
+
+// Unverified is a construct whose effect on tenant rows the text does not
+// show.
+type Unverified struct {
+	Pos    int
+	Detail string
 }
 
 // RefKind says how a statement uses a relation.
@@ -52,6 +62,9 @@ type Ref struct {
 	// Join names how the reference joins its block ("LEFT JOIN", …), for
 	// messages; "" for FROM and targets.
 	Join string
+	// Colnames are the column names of its alias (FROM t AS a(x, y)),
+	// which rename its first columns.
+	Colnames []string
 }
 
 // Block is a query block: one SELECT (each branch of a set operation, each
@@ -66,7 +79,13 @@ type Block struct {
 	// On holds conjuncts that apply to some references only (the
 	// nullable side of an outer join).
 	On []OnPreds
+	// Merged are the inner and left joins USING (or NATURAL on) the
+	// tenant column: an unqualified tenant column names their left side's.
+	Merged []Merged
 }
+
+// Merged is a join that merges its sides' tenant columns into one.
+type Merged struct{ Left, Right []int }
 
 // OnPreds are join conjuncts and the references they can scope.
 type OnPreds struct {
@@ -132,6 +151,7 @@ type Write struct {
 // scoper builds a Scope from a parse tree.
 type scoper struct {
 	s       *Scope
+	src     string // the parsed text: pgx named arguments are read from it
 	column  string // the tenant column
 	setting string
 	ctes    [][]string // CTE names visible, innermost last
@@ -151,6 +171,9 @@ type scoper struct {
 	// tenantParam, when not 0, is the parameter the rewrite appended: the
 	// tenant itself.
 	tenantParam int32
+	// fixed > 0 while walking SQL the rewrite must not change (a view's
+	// definition).
+	fixed int
 }
 
 // leaves returns the plain SELECTs of a set operation, left to right.
@@ -164,13 +187,14 @@ func leaves(sel *pg_query.SelectStmt, out []*pg_query.SelectStmt) []*pg_query.Se
 	return leaves(sel.Rarg, leaves(sel.Larg, out))
 }
 
-// scope analyses tree for the tenant column and setting.
-func scope(tree *pg_query.ParseResult, column, setting string) *Scope {
-	return newScoper(column, setting, false, 0).run(tree)
+// scope analyses tree, the parse of src, for the tenant column and
+// setting.
+func scope(tree *pg_query.ParseResult, src, column, setting string) *Scope {
+	return newScoper(src, column, setting, false, 0).run(tree)
 }
 
-func newScoper(column, setting string, rw bool, tenantParam int32) *scoper {
-	return &scoper{s: &Scope{}, column: column, setting: setting, blockOf: map[*pg_query.SelectStmt]int{}, rw: rw, tenantParam: tenantParam}
+func newScoper(src, column, setting string, rw bool, tenantParam int32) *scoper {
+	return &scoper{s: &Scope{Column: column}, src: src, column: column, setting: setting, blockOf: map[*pg_query.SelectStmt]int{}, rw: rw, tenantParam: tenantParam}
 }
 
 func (sc *scoper) run(tree *pg_query.ParseResult) *Scope {
@@ -225,8 +249,27 @@ func (sc *scoper) stmt(n *pg_query.Node, outer int) {
 			sc.s.Refs[i].Kind = RefPrepared
 		}
 	case *pg_query.Node_ExecuteStmt:
-		sc.s.Unverifiable = append(sc.s.Unverifiable, 0)
+		sc.unverified(0, "SQL EXECUTE runs a statement the guard cannot see")
+	case *pg_query.Node_ViewStmt:
+		// A temporary view shadows any table of its name at once (pg_temp
+		// comes first on the search_path), so its query must be scoped
+		// as written. A permanent one is a migration: the catalog learns
+		// it on RefreshCatalog. A view holds no parameter: never
+		// rewritten.
+		if x.ViewStmt.View.GetRelpersistence() == "t" {
+			sc.fixed++
+			sc.stmt(x.ViewStmt.Query, outer)
+			sc.fixed--
+		}
+	case *pg_query.Node_VariableSetStmt:
+		if strings.EqualFold(x.VariableSetStmt.Name, "search_path") {
+			sc.unverified(0, "changes the search_path, by which the guard resolves table names")
+		}
 	}
+}
+
+func (sc *scoper) unverified(pos int, detail string) {
+	sc.s.Unverifiable = append(sc.s.Unverifiable, Unverified{Pos: pos, Detail: detail})
 }
 
 // block opens a query block whose conditions are in *slot (nil for none).
@@ -290,6 +333,11 @@ func (sc *scoper) selectStmt(sel *pg_query.SelectStmt, outer int) {
 	if sel.Op != pg_query.SetOperation_SETOP_NONE {
 		sc.selectStmt(sel.Larg, outer)
 		sc.selectStmt(sel.Rarg, outer)
+		// ORDER BY, LIMIT and OFFSET of the whole set operation may hold
+		// sub-selects of their own.
+		sc.exprs(outer, sel.SortClause)
+		sc.expr(sel.LimitCount, outer)
+		sc.expr(sel.LimitOffset, outer)
 		return
 	}
 	b := sc.block(outer, &sel.WhereClause)
@@ -326,10 +374,18 @@ func (sc *scoper) from(n *pg_query.Node, b, outer int, join *string) (refs []int
 			via = *join
 		}
 		i := sc.ref(rv, RefRead, b, via)
-		if sc.rw {
+		if sc.rw && sc.fixed == 0 {
 			sc.sites[i].node = n
 		}
-		sc.names[b][name] = i
+		if prev, dup := sc.names[b][name]; dup {
+			// Two items of one level with one name: PostgreSQL refuses the
+			// statement; nothing resolves to either, nor is rewritten.
+			sc.names[b][name] = -1
+			sc.unrewritable(prev)
+			sc.unrewritable(i)
+		} else {
+			sc.names[b][name] = i
+		}
 		if rv.Alias == nil && rv.Schemaname != "" {
 			sc.names[b][rv.Schemaname+"."+rv.Relname] = i
 		}
@@ -362,6 +418,18 @@ func (sc *scoper) from(n *pg_query.Node, b, outer int, join *string) (refs []int
 		}
 		if rf.Alias != nil {
 			sc.names[b][rf.Alias.Aliasname] = -1
+		} else if len(rf.Functions) == 1 {
+			// Without an alias the function's name qualifies its columns.
+			if l := rf.Functions[0].GetList(); l != nil && len(l.Items) > 0 {
+				if fc := l.Items[0].GetFuncCall(); fc != nil {
+					sc.names[b][funcName(fc.Funcname)] = -1
+				}
+			}
+		}
+	case *pg_query.Node_RangeTableFunc:
+		sc.expr(n, b) // XMLTABLE: sub-selects in its document and columns
+		if x.RangeTableFunc.Alias != nil {
+			sc.names[b][x.RangeTableFunc.Alias.Aliasname] = -1
 		}
 	case *pg_query.Node_JoinExpr:
 		j := x.JoinExpr
@@ -380,6 +448,11 @@ func (sc *scoper) from(n *pg_query.Node, b, outer int, join *string) (refs []int
 			preds = append(preds,
 				Pred{Col: l, Val: Operand{Kind: OperandCol, Col: r}},
 				Pred{Col: r, Val: Operand{Kind: OperandCol, Col: l}})
+			if j.Jointype == pg_query.JoinType_JOIN_INNER || j.Jointype == pg_query.JoinType_JOIN_LEFT {
+				// The unqualified column now names the merged one: the
+				// left side's.
+				sc.s.Blocks[b].Merged = append(sc.s.Blocks[b].Merged, Merged{Left: left, Right: right})
+			}
 		}
 		for _, u := range j.UsingClause {
 			if u.GetString_().GetSval() == sc.column {
@@ -406,7 +479,23 @@ func (sc *scoper) from(n *pg_query.Node, b, outer int, join *string) (refs []int
 		if len(scoped) > 0 && len(preds) > 0 {
 			sc.s.Blocks[b].On = append(sc.s.Blocks[b].On, OnPreds{Refs: scoped, Preds: preds})
 		}
+		if j.Alias != nil && sc.names[b] != nil {
+			// (a JOIN b) AS j hides a and b: only j qualifies columns, so
+			// the rewrite scopes them inside (an inner join's ON, or a
+			// sub-select each).
+			sc.hidden(append(left, right...), j)
+			for _, i := range append(left, right...) {
+				for name, r := range sc.names[b] {
+					if r == i {
+						delete(sc.names[b], name)
+					}
+				}
+			}
+			sc.names[b][j.Alias.Aliasname] = -1
+		}
 		return append(left, right...)
+	default:
+		sc.expr(n, b) // any other FROM item: its sub-selects at least
 	}
 	return nil
 }
@@ -427,17 +516,79 @@ func joinName(j *pg_query.JoinExpr) string {
 func (sc *scoper) ref(rv *pg_query.RangeVar, kind RefKind, b int, join string) int {
 	sc.s.Refs = append(sc.s.Refs, Ref{Schema: rv.Schemaname, Name: rv.Relname, Pos: int(rv.Location), Kind: kind, Block: b, Join: join})
 	i := len(sc.s.Refs) - 1
+	if rv.Alias != nil {
+		for _, c := range rv.Alias.Colnames {
+			sc.s.Refs[i].Colnames = append(sc.s.Refs[i].Colnames, c.GetString_().GetSval())
+		}
+	}
 	if b >= 0 {
 		sc.s.Blocks[b].Refs = append(sc.s.Blocks[b].Refs, i)
 	}
 	if sc.rw {
 		st := site{rv: rv}
-		if b >= 0 {
+		if b >= 0 && sc.fixed == 0 {
 			st.slot = sc.slots[b]
 		}
+		st.joined = sc.fixed > 0
 		sc.sites = append(sc.sites, st)
 	}
 	return i
+}
+
+// excludedRef stands, in names, for ON CONFLICT's EXCLUDED row.
+const excludedRef = -2
+
+// isStar reports whether n is x.* or (expr).*, which expands into columns:
+// the positions of what follows it in a list are unknown.
+func isStar(n *pg_query.Node) bool {
+	if cr := n.GetColumnRef(); cr != nil && len(cr.Fields) > 0 {
+		return cr.Fields[len(cr.Fields)-1].GetAStar() != nil
+	}
+	if ind := n.GetAIndirection(); ind != nil && len(ind.Indirection) > 0 {
+		return ind.Indirection[len(ind.Indirection)-1].GetAStar() != nil
+	}
+	return false
+}
+
+// starUpTo reports whether items[0..i] holds a star.
+func starUpTo(items []*pg_query.Node, i int, val func(*pg_query.Node) *pg_query.Node) bool {
+	for k := 0; k <= i && k < len(items); k++ {
+		if isStar(val(items[k])) {
+			return true
+		}
+	}
+	return false
+}
+
+func self(n *pg_query.Node) *pg_query.Node { return n }
+func resVal(n *pg_query.Node) *pg_query.Node { return n.GetResTarget().GetVal() }
+
+// unrewritable leaves reference i (if any) to the guard.
+func (sc *scoper) unrewritable(i int) {
+	if sc.rw && i >= 0 {
+		sc.sites[i] = site{rv: sc.sites[i].rv, joined: true}
+	}
+}
+
+// hidden places, for a rewrite, the predicates of references inside a
+// join with an alias, which the enclosing query block cannot name.
+func (sc *scoper) hidden(refs []int, j *pg_query.JoinExpr) {
+	if !sc.rw {
+		return
+	}
+	inner := j.Jointype == pg_query.JoinType_JOIN_INNER && j.Quals != nil && len(j.UsingClause) == 0 && !j.IsNatural
+	for _, i := range refs {
+		st := &sc.sites[i]
+		if st.joined {
+			continue
+		}
+		st.joined = true
+		if inner {
+			st.slot = &j.Quals
+		} else {
+			st.slot, st.replace = nil, true
+		}
+	}
 }
 
 // write records a Write and, for a rewrite, its statement.
@@ -551,8 +702,9 @@ func (sc *scoper) in(l *pg_query.Node, items []*pg_query.Node, b int) []Pred {
 // element.
 func (sc *scoper) equality(l, r *pg_query.Node, b int) []Pred {
 	if lr, rr := l.GetRowExpr(), r.GetRowExpr(); lr != nil || rr != nil {
-		if lr == nil || rr == nil || len(lr.Args) != len(rr.Args) {
-			return nil
+		if lr == nil || rr == nil || len(lr.Args) != len(rr.Args) ||
+			starUpTo(lr.Args, len(lr.Args)-1, self) || starUpTo(rr.Args, len(rr.Args)-1, self) {
+			return nil // a star expands: the elements do not pair up
 		}
 		var out []Pred
 		for i := range lr.Args {
@@ -571,11 +723,52 @@ func (sc *scoper) equality(l, r *pg_query.Node, b int) []Pred {
 	return out
 }
 
+// opName is the name of an operator written unqualified or in pg_catalog
+// (OPERATOR(pg_catalog.=)), or "": an operator of another schema
+// (pg_temp.=) may mean anything.
 func opName(names []*pg_query.Node) string {
-	if len(names) == 0 {
+	return builtin(names, false)
+}
+
+// builtinFunc is the lower-case name of a function written unqualified or
+// in pg_catalog, or "". An unqualified name cannot reach pg_temp (which is
+// never searched for functions or operators), and pg_catalog comes first
+// unless the search_path says otherwise (which the guard does not let a
+// statement change).
+func builtinFunc(names []*pg_query.Node) string {
+	return builtin(names, true)
+}
+
+func builtin(names []*pg_query.Node, lower bool) string {
+	switch len(names) {
+	case 1:
+	case 2:
+		if names[0].GetString_().GetSval() != "pg_catalog" {
+			return ""
+		}
+	default:
 		return ""
 	}
-	return names[len(names)-1].GetString_().GetSval()
+	n := names[len(names)-1].GetString_().GetSval()
+	if lower {
+		n = strings.ToLower(n)
+	}
+	return n
+}
+
+// safeCast reports whether a cast keeps the tenant equality exact: to
+// text, varchar or character varying without a length, uuid, or an
+// integer type (for integer tenant columns). Other casts can merge tenants
+// ('t01'::varchar(2) is 't0', citext ignores case, bool and float round).
+func safeCast(tn *pg_query.TypeName) bool {
+	if tn == nil || len(tn.Typmods) > 0 || len(tn.ArrayBounds) > 0 || tn.Setof {
+		return false
+	}
+	switch builtinFunc(tn.Names) {
+	case "text", "varchar", "uuid", "int2", "int4", "int8", "smallint", "integer", "bigint", "int":
+		return true
+	}
+	return false
 }
 
 // operand classifies a value compared with, or written to, the tenant
@@ -586,6 +779,9 @@ func (sc *scoper) operand(n *pg_query.Node, b int) Operand {
 	}
 	switch x := n.Node.(type) {
 	case *pg_query.Node_TypeCast:
+		if !safeCast(x.TypeCast.TypeName) {
+			return Operand{Kind: OperandOther}
+		}
 		return sc.operand(x.TypeCast.Arg, b)
 	case *pg_query.Node_ParamRef:
 		if sc.tenantParam != 0 && x.ParamRef.Number == sc.tenantParam {
@@ -612,7 +808,7 @@ func (sc *scoper) operand(n *pg_query.Node, b int) Operand {
 		return sc.columnRef(x.ColumnRef, b)
 	case *pg_query.Node_FuncCall:
 		f := x.FuncCall
-		switch funcName(f.Funcname) {
+		switch builtinFunc(f.Funcname) {
 		case "current_setting":
 			if len(f.Args) >= 1 {
 				if name, ok := constString(f.Args[0]); ok && name == sc.setting {
@@ -633,9 +829,10 @@ func (sc *scoper) operand(n *pg_query.Node, b int) Operand {
 		// pgx.NamedArgs: @name reads as the prefix operator @ on a column.
 		if e := x.AExpr; e.Kind == pg_query.A_Expr_Kind_AEXPR_OP && e.Lexpr == nil && opName(e.Name) == "@" {
 			if cr := e.Rexpr.GetColumnRef(); cr != nil && len(cr.Fields) == 1 {
-				if s := cr.Fields[0].GetString_(); s != nil {
-					return Operand{Kind: OperandNamed, Name: s.Sval, Pos: int(e.Location)}
+				if name, ok := namedArgAt(sc.src, int(e.Location), int(cr.Location)); ok {
+					return Operand{Kind: OperandNamed, Name: name, Pos: int(e.Location)}
 				}
+				return Operand{} // @ "x", @ x: the absolute value, for pgx
 			}
 		}
 		if x.AExpr.Kind == pg_query.A_Expr_Kind_AEXPR_NULLIF {
@@ -655,6 +852,25 @@ func (sc *scoper) operand(n *pg_query.Node, b int) Operand {
 		}
 	}
 	return Operand{Kind: OperandOther}
+}
+
+// namedArgAt returns the pgx named argument written at op (the @) when pgx
+// reads it as one: @ immediately followed by a letter or _, then letters,
+// digits and _, taken as written (pgx does not fold case; the parser
+// does).
+func namedArgAt(src string, op, name int) (string, bool) {
+	if op < 0 || name != op+1 || name >= len(src) || src[op] != '@' {
+		return "", false
+	}
+	c := src[name]
+	if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_') {
+		return "", false
+	}
+	end := name
+	for end < len(src) && (isWordByte(src[end]) && src[end] != '$') {
+		end++
+	}
+	return src[name:end], true
 }
 
 // column resolves a column reference: the tenant column of a reference of
@@ -681,16 +897,20 @@ func (sc *scoper) columnRef(cr *pg_query.ColumnRef, b int) Operand {
 	}
 	for blk := b; blk >= 0; blk = sc.s.Blocks[blk].Outer {
 		if i, ok := sc.names[blk][qual]; ok {
+			if i == excludedRef {
+				// EXCLUDED.tenant_id of ON CONFLICT: the inserted row's
+				// tenant, which the INSERT's own check holds to the tenant.
+				return Operand{Kind: OperandInserted, Pos: pos}
+			}
 			if i < 0 {
 				return Operand{}
 			}
 			return Operand{Kind: OperandCol, Col: Col{Ref: i, Block: blk}, Pos: pos}
 		}
-		if len(parts) >= 3 { // schema.table.column: also matched by the bare table name
-			if i, ok := sc.names[blk][parts[len(parts)-2]]; ok && i >= 0 && sc.s.Refs[i].Schema == parts[len(parts)-3] {
-				return Operand{Kind: OperandCol, Col: Col{Ref: i, Block: blk}, Pos: pos}
-			}
-		}
+		// schema.table.column names only a reference written
+		// schema-qualified and without an alias (registered so above);
+		// PostgreSQL matches nothing else, an alias equal to the table
+		// name included.
 	}
 	return Operand{}
 }
@@ -718,10 +938,45 @@ func (sc *scoper) expr(n *pg_query.Node, b int) {
 		case *pg_query.SelectStmt:
 			sc.selectStmt(x, b)
 			return false
+		case *pg_query.FuncCall:
+			name := funcName(x.Funcname)
+			switch {
+			case isSQLFunc(name):
+				sc.unverified(int(x.Location), name+" runs SQL text, whose tables the guard does not check")
+			case isDumpFunc(name):
+				sc.unverified(int(x.Location), name+" reads whole tables by name")
+			case name == "set_config":
+				if len(x.Args) > 0 {
+					if v, ok := constString(x.Args[0]); !ok || v == "search_path" {
+						sc.unverified(int(x.Location), "set_config may change the search_path, by which the guard resolves table names")
+					}
+				}
+			}
 		}
 		return true
 	})
 }
+
+// dumpFuncs read every row of the tables (or schemas, or the database)
+// they are given by name.
+var dumpFuncs = []string{
+	"table_to_xml", "table_to_xmlschema", "table_to_xml_and_xmlschema",
+	"schema_to_xml", "schema_to_xmlschema", "schema_to_xml_and_xmlschema",
+	"database_to_xml", "database_to_xmlschema", "database_to_xml_and_xmlschema",
+}
+
+func isDumpFunc(name string) bool {
+	for _, f := range dumpFuncs {
+		if name == f {
+			return true
+		}
+	}
+	return false
+}
+
+// UnverifiableFuncs are the function names whose mention makes a text
+// worth the scope analysis although it names no table (SetRelations).
+func UnverifiableFuncs() []string { return append(append([]string(nil), sqlFuncs...), dumpFuncs...) }
 
 func (sc *scoper) insert(ins *pg_query.InsertStmt, outer int) {
 	if ins.WithClause != nil {
@@ -747,14 +1002,25 @@ func (sc *scoper) insert(ins *pg_query.InsertStmt, outer int) {
 		for _, row := range sel.ValuesLists {
 			items := row.GetList().GetItems()
 			sc.exprs(b, items)
-			if w.Positional {
+			switch {
+			case starUpTo(items, len(items)-1, self) && (w.Positional || col >= 0):
+				// (row).* expands: which value lands in the tenant
+				// column is unknown.
+				if w.Positional {
+					w.Rows = append(w.Rows, nil)
+				} else {
+					w.Vals = append(w.Vals, Operand{})
+				}
+			case w.Positional:
 				var ops []Operand
 				for _, it := range items {
 					ops = append(ops, sc.operand(it, b))
 				}
 				w.Rows = append(w.Rows, ops)
-			} else if col >= 0 && col < len(items) {
+			case col >= 0 && col < len(items):
 				w.Vals = append(w.Vals, sc.operand(items[col], b))
+			case col >= 0:
+				w.Vals = append(w.Vals, Operand{}) // fewer values than columns
 			}
 		}
 	default:
@@ -763,19 +1029,29 @@ func (sc *scoper) insert(ins *pg_query.InsertStmt, outer int) {
 		for _, leaf := range leaves(sel, nil) {
 			lb, ok := sc.blockOf[leaf]
 			var ops []Operand
+			starred := starUpTo(leaf.TargetList, len(leaf.TargetList)-1, resVal)
 			for _, t := range leaf.TargetList {
-				if ok {
+				if ok && !starred {
 					ops = append(ops, sc.operand(t.GetResTarget().GetVal(), lb))
 				} else {
-					ops = append(ops, Operand{})
+					ops = append(ops, Operand{}) // unknown, or shifted by a star
 				}
 			}
 			for _, row := range leaf.ValuesLists {
 				var rops []Operand
-				for _, it := range row.GetList().GetItems() {
-					rops = append(rops, sc.operand(it, lb))
+				items := row.GetList().GetItems()
+				starredRow := starUpTo(items, len(items)-1, self)
+				for _, it := range items {
+					if starredRow {
+						rops = append(rops, Operand{})
+					} else {
+						rops = append(rops, sc.operand(it, lb))
+					}
 				}
 				if w.Positional {
+					if starredRow {
+						rops = nil
+					}
 					w.Rows = append(w.Rows, rops)
 				} else if col >= 0 && col < len(rops) {
 					w.Vals = append(w.Vals, rops[col])
@@ -785,6 +1061,8 @@ func (sc *scoper) insert(ins *pg_query.InsertStmt, outer int) {
 				continue
 			}
 			switch {
+			case w.Positional && starred:
+				w.Rows = append(w.Rows, nil) // unknown: see decision.write
 			case w.Positional:
 				w.Rows = append(w.Rows, ops)
 			case col >= 0 && col < len(ops):
@@ -799,7 +1077,7 @@ func (sc *scoper) insert(ins *pg_query.InsertStmt, outer int) {
 		b := sc.block(outer, &oc.WhereClause)
 		r := sc.ref(ins.Relation, RefUpdate, b, "ON CONFLICT DO UPDATE")
 		sc.names[b][aliasOf(ins.Relation)] = r
-		sc.names[b]["excluded"] = -1
+		sc.names[b]["excluded"] = excludedRef
 		inferred := false
 		if oc.Infer != nil {
 			for _, e := range oc.Infer.IndexElems {
@@ -839,7 +1117,8 @@ func (sc *scoper) sets(targets []*pg_query.Node, r, b int) {
 		// SET (a, tenant_id) = (x, y): the tenant's element of the row.
 		if ma := val.GetMultiAssignRef(); ma != nil {
 			val = nil
-			if row := ma.Source.GetRowExpr(); row != nil && int(ma.Colno) >= 1 && int(ma.Colno) <= len(row.Args) {
+			if row := ma.Source.GetRowExpr(); row != nil && int(ma.Colno) >= 1 && int(ma.Colno) <= len(row.Args) &&
+				!starUpTo(row.Args, int(ma.Colno)-1, self) {
 				val = row.Args[ma.Colno-1]
 			}
 		}
@@ -910,10 +1189,27 @@ func (sc *scoper) merge(m *pg_query.MergeStmt, outer int) {
 	} else {
 		sc.where(m.JoinCondition, b)
 	}
+	// WHEN NOT MATCHED sees the source only (the target row does not
+	// exist): its values and condition are read in a block without the
+	// target, so an unqualified tenant_id there is the source's.
+	sourceOnly := -1
 	for _, wc := range m.MergeWhenClauses {
 		c := wc.GetMergeWhenClause()
 		if c == nil {
 			continue
+		}
+		b := b
+		if !c.Matched {
+			if sourceOnly < 0 {
+				sourceOnly = sc.block(outer, nil)
+				sc.s.Blocks[sourceOnly].Refs = append([]int(nil), source...)
+				for name, i := range sc.names[b] {
+					if i != r {
+						sc.names[sourceOnly][name] = i
+					}
+				}
+			}
+			b = sourceOnly
 		}
 		sc.expr(c.Condition, b)
 		switch c.CommandType {
@@ -930,15 +1226,24 @@ func (sc *scoper) merge(m *pg_query.MergeStmt, outer int) {
 			w.Positional = len(c.TargetList) == 0
 			w.Missing = len(c.TargetList) > 0 && col < 0
 			var ops []Operand
+			starred := starUpTo(c.Values, len(c.Values)-1, self)
 			for _, v := range c.Values {
 				sc.expr(v, b)
-				ops = append(ops, sc.operand(v, b))
+				if starred {
+					ops = append(ops, Operand{})
+				} else {
+					ops = append(ops, sc.operand(v, b))
+				}
 			}
 			switch {
+			case w.Positional && starred:
+				w.Rows = append(w.Rows, nil) // unknown: see decision.write
 			case w.Positional:
 				w.Rows = append(w.Rows, ops)
 			case col >= 0 && col < len(ops):
 				w.Vals = append(w.Vals, ops[col])
+			case col >= 0 && len(c.Values) > 0:
+				w.Vals = append(w.Vals, Operand{}) // fewer values than columns: a star
 			}
 			if len(c.Values) == 0 && !w.Missing { // INSERT DEFAULT VALUES
 				w.Positional, w.Missing = false, true
