@@ -560,7 +560,7 @@ func starUpTo(items []*pg_query.Node, i int, val func(*pg_query.Node) *pg_query.
 	return false
 }
 
-func self(n *pg_query.Node) *pg_query.Node { return n }
+func self(n *pg_query.Node) *pg_query.Node   { return n }
 func resVal(n *pg_query.Node) *pg_query.Node { return n.GetResTarget().GetVal() }
 
 // unrewritable leaves reference i (if any) to the guard.
