@@ -219,6 +219,15 @@ func rewriteTree(tree *pg_query.ParseResult, src, column, setting string, t Tabl
 	if err != nil {
 		return nil, err
 	}
+	out = fixLocking(out)
+	// The deparser has other faults ((ARRAY[…])[1:1] printed without its
+	// parentheses): a text that does not print back to itself is not
+	// rewritten.
+	if again, err := pg_query.Parse(out); err != nil {
+		return nil, fmt.Errorf("the deparsed text does not parse: %v", err)
+	} else if out2, err := pg_query.Deparse(again); err != nil || fixLocking(out2) != out {
+		return nil, fmt.Errorf("the deparsed text does not survive a round trip")
+	}
 	if err := r.template(out, named); err != nil {
 		return nil, err
 	}
@@ -231,6 +240,41 @@ func rewriteTree(tree *pg_query.ParseResult, src, column, setting string, t Tabl
 	}
 	r.Scope = newScoper(r.Display, column, setting, false, n).run(printed)
 	return r, nil
+}
+
+// fixLocking mends a fault of the deparser: FOR UPDATE OF t SKIP LOCKED
+// (or NOWAIT) comes out as "OF tSKIP LOCKED". The deparser writes unquoted
+// names in lower case and keywords in upper case, so an unquoted name
+// ending in SKIP or NOWAIT is that fault, and gets its space back.
+func fixLocking(out string) string {
+	if !strings.Contains(out, "SKIP LOCKED") && !strings.Contains(out, "NOWAIT") {
+		return out
+	}
+	res, err := pg_query.Scan(out)
+	if err != nil {
+		return out
+	}
+	var b strings.Builder
+	last := 0
+	for _, tok := range res.Tokens {
+		word := out[tok.Start:tok.End]
+		if tok.Token != pg_query.Token_IDENT || word[0] == '"' {
+			continue
+		}
+		for _, kw := range []string{"SKIP", "NOWAIT"} {
+			if len(word) > len(kw) && strings.HasSuffix(word, kw) {
+				cut := int(tok.End) - len(kw)
+				b.WriteString(out[last:cut])
+				b.WriteByte(' ')
+				last = cut
+			}
+		}
+	}
+	if last == 0 {
+		return out
+	}
+	b.WriteString(out[last:])
+	return b.String()
 }
 
 // template cuts the deparsed text at its parameters: the appended one,

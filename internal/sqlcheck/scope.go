@@ -133,6 +133,11 @@ type Operand struct {
 	Literal string
 	Col     Col
 	Pos     int
+	// Derived: the tenant column of a derived table or CTE, standing for
+	// what its query puts there. It can be a compared or written value,
+	// never the column a predicate scopes (a filter outside a sub-select
+	// does not scope the rows the sub-select reads).
+	Derived bool
 }
 
 // Write is a value written to the tenant column of a target reference.
@@ -160,6 +165,12 @@ type scoper struct {
 	names []map[string]int
 	// blockOf is the block of each plain SELECT.
 	blockOf map[*pg_query.SelectStmt]int
+	// mainBlock is the block of each UPDATE and DELETE.
+	mainBlock map[any]int
+	// derived maps, per block, a derived table's alias to what its tenant
+	// column holds; cteCols, per WITH level, a CTE's.
+	derived []map[string]Operand
+	cteCols []map[string]Operand
 
 	// For a rewrite (sites is non-nil): where each block's conditions
 	// live, where each reference's tenant predicate would go, and the
@@ -194,7 +205,8 @@ func scope(tree *pg_query.ParseResult, src, column, setting string) *Scope {
 }
 
 func newScoper(src, column, setting string, rw bool, tenantParam int32) *scoper {
-	return &scoper{s: &Scope{Column: column}, src: src, column: column, setting: setting, blockOf: map[*pg_query.SelectStmt]int{}, rw: rw, tenantParam: tenantParam}
+	return &scoper{s: &Scope{Column: column}, src: src, column: column, setting: setting, blockOf: map[*pg_query.SelectStmt]int{},
+		mainBlock: map[any]int{}, rw: rw, tenantParam: tenantParam}
 }
 
 func (sc *scoper) run(tree *pg_query.ParseResult) *Scope {
@@ -276,6 +288,7 @@ func (sc *scoper) unverified(pos int, detail string) {
 func (sc *scoper) block(outer int, slot **pg_query.Node) int {
 	sc.s.Blocks = append(sc.s.Blocks, Block{Outer: outer})
 	sc.names = append(sc.names, map[string]int{})
+	sc.derived = append(sc.derived, nil)
 	if sc.rw {
 		sc.slots = append(sc.slots, slot)
 	}
@@ -296,6 +309,7 @@ func (sc *scoper) withClause(w *pg_query.WithClause, outer int) {
 	// In WITH RECURSIVE every name is visible in every body; otherwise a
 	// body sees only the CTEs before it: its own name there is the table.
 	sc.ctes = append(sc.ctes, nil)
+	sc.cteCols = append(sc.cteCols, map[string]Operand{})
 	top := len(sc.ctes) - 1
 	for i, body := range bodies {
 		if w.Recursive {
@@ -304,8 +318,118 @@ func (sc *scoper) withClause(w *pg_query.WithClause, outer int) {
 			sc.ctes[top] = names[:i]
 		}
 		sc.stmt(body, outer)
+		if !w.Recursive { // a recursive body's tenant column depends on itself
+			if o, ok := sc.tenantOut(body); ok {
+				sc.cteCols[top][names[i]] = o
+			}
+		}
 	}
 	sc.ctes[top] = names
+}
+
+// tenantOut returns what the tenant column of a statement's output holds,
+// when its query says: the operand of the one output column named like
+// the tenant column (or of a * over one tenant-owned reference) of a plain
+// SELECT, or of the RETURNING of an UPDATE or DELETE; the inserted row's
+// tenant for INSERT … RETURNING.
+func (sc *scoper) tenantOut(n *pg_query.Node) (Operand, bool) {
+	var targets []*pg_query.Node
+	b := -1
+	switch x := n.GetNode().(type) {
+	case *pg_query.Node_SelectStmt:
+		sel := x.SelectStmt
+		if sel.Op != pg_query.SetOperation_SETOP_NONE || len(sel.ValuesLists) > 0 {
+			return Operand{}, false
+		}
+		b, targets = sc.blockOf[sel], sel.TargetList
+	case *pg_query.Node_UpdateStmt:
+		b, targets = sc.mainBlock[x.UpdateStmt], x.UpdateStmt.ReturningList
+	case *pg_query.Node_DeleteStmt:
+		b, targets = sc.mainBlock[x.DeleteStmt], x.DeleteStmt.ReturningList
+	case *pg_query.Node_InsertStmt:
+		for _, t := range x.InsertStmt.ReturningList {
+			if cr := t.GetResTarget().GetVal().GetColumnRef(); cr != nil && (t.GetResTarget().GetName() == "" || t.GetResTarget().GetName() == sc.column) {
+				if last := cr.Fields[len(cr.Fields)-1]; last.GetString_().GetSval() == sc.column || last.GetAStar() != nil {
+					return Operand{Kind: OperandInserted, Derived: true}, true
+				}
+			}
+		}
+		return Operand{}, false
+	default:
+		return Operand{}, false
+	}
+	var found *pg_query.Node
+	count := 0
+	for _, t := range targets {
+		rt := t.GetResTarget()
+		if rt == nil {
+			continue
+		}
+		name := rt.Name
+		if cr := rt.Val.GetColumnRef(); cr != nil && name == "" && len(cr.Fields) > 0 {
+			last := cr.Fields[len(cr.Fields)-1]
+			if last.GetAStar() != nil {
+				count++
+				found = rt.Val
+				continue
+			}
+			name = last.GetString_().GetSval()
+		}
+		if name == sc.column {
+			count++
+			found = rt.Val
+		}
+	}
+	if count != 1 {
+		return Operand{}, false // none, or ambiguous
+	}
+	var o Operand
+	if cr := found.GetColumnRef(); cr != nil && cr.Fields[len(cr.Fields)-1].GetAStar() != nil {
+		if len(cr.Fields) == 1 {
+			o = Operand{Kind: OperandCol, Col: Col{Ref: -1, Block: b}}
+		} else {
+			q := cr.Fields[len(cr.Fields)-2].GetString_().GetSval()
+			i, ok := sc.names[b][q]
+			if !ok || i < 0 {
+				return Operand{}, false
+			}
+			o = Operand{Kind: OperandCol, Col: Col{Ref: i, Block: b}}
+		}
+	} else {
+		o = sc.operand(found, b)
+	}
+	if o.Kind == OperandOther {
+		return Operand{}, false
+	}
+	o.Derived = true
+	return o, true
+}
+
+// cteOut returns what the tenant column of the CTE name holds.
+func (sc *scoper) cteOut(name string) (Operand, bool) {
+	for i := len(sc.ctes) - 1; i >= 0; i-- {
+		for _, n := range sc.ctes[i] {
+			if n == name {
+				o, ok := sc.cteCols[i][name]
+				return o, ok
+			}
+		}
+	}
+	return Operand{}, false
+}
+
+// derive records that alias, a FROM item of block b, has a tenant column
+// holding o.
+func (sc *scoper) derive(b int, alias string, o Operand) {
+	if sc.derived[b] == nil {
+		sc.derived[b] = map[string]Operand{}
+	}
+	sc.derived[b][alias] = o
+}
+
+func (sc *scoper) popWith() {
+	sc.ctes = sc.ctes[:len(sc.ctes)-1]
+	sc.cteCols = sc.cteCols[:len(sc.cteCols)-1]
 }
 
 func (sc *scoper) isCTE(rv *pg_query.RangeVar) bool {
@@ -328,7 +452,7 @@ func (sc *scoper) selectStmt(sel *pg_query.SelectStmt, outer int) {
 	}
 	if sel.WithClause != nil {
 		sc.withClause(sel.WithClause, outer)
-		defer func() { sc.ctes = sc.ctes[:len(sc.ctes)-1] }()
+		defer sc.popWith()
 	}
 	if sel.Op != pg_query.SetOperation_SETOP_NONE {
 		sc.selectStmt(sel.Larg, outer)
@@ -367,6 +491,9 @@ func (sc *scoper) from(n *pg_query.Node, b, outer int, join *string) (refs []int
 		}
 		if sc.isCTE(rv) {
 			sc.names[b][name] = -1
+			if o, ok := sc.cteOut(rv.Relname); ok && (rv.Alias == nil || len(rv.Alias.Colnames) == 0) {
+				sc.derive(b, name, o)
+			}
 			return nil
 		}
 		via := ""
@@ -410,6 +537,9 @@ func (sc *scoper) from(n *pg_query.Node, b, outer int, join *string) (refs []int
 		sc.stmt(rs.Subquery, sub)
 		if rs.Alias != nil {
 			sc.names[b][rs.Alias.Aliasname] = -1
+			if o, ok := sc.tenantOut(rs.Subquery); ok && len(rs.Alias.Colnames) == 0 {
+				sc.derive(b, rs.Alias.Aliasname, o)
+			}
 		}
 	case *pg_query.Node_RangeFunction:
 		rf := x.RangeFunction
@@ -714,10 +844,10 @@ func (sc *scoper) equality(l, r *pg_query.Node, b int) []Pred {
 	}
 	lo, ro := sc.operand(l, b), sc.operand(r, b)
 	var out []Pred
-	if lo.Kind == OperandCol {
+	if lo.Kind == OperandCol && !lo.Derived {
 		out = append(out, Pred{Col: lo.Col, Val: ro})
 	}
-	if ro.Kind == OperandCol {
+	if ro.Kind == OperandCol && !ro.Derived {
 		out = append(out, Pred{Col: ro.Col, Val: lo})
 	}
 	return out
@@ -889,6 +1019,13 @@ func (sc *scoper) columnRef(cr *pg_query.ColumnRef, b int) Operand {
 	}
 	pos := int(cr.Location)
 	if len(parts) == 1 {
+		// A block reading only one derived table or CTE: its column.
+		if b >= 0 && len(sc.s.Blocks[b].Refs) == 0 && len(sc.derived[b]) == 1 {
+			for _, o := range sc.derived[b] {
+				o.Pos = pos
+				return o
+			}
+		}
 		return Operand{Kind: OperandCol, Col: Col{Ref: -1, Block: b}, Pos: pos}
 	}
 	qual := parts[len(parts)-2]
@@ -903,6 +1040,10 @@ func (sc *scoper) columnRef(cr *pg_query.ColumnRef, b int) Operand {
 				return Operand{Kind: OperandInserted, Pos: pos}
 			}
 			if i < 0 {
+				if o, ok := sc.derived[blk][qual]; ok {
+					o.Pos = pos
+					return o
+				}
 				return Operand{}
 			}
 			return Operand{Kind: OperandCol, Col: Col{Ref: i, Block: blk}, Pos: pos}
@@ -981,7 +1122,7 @@ func UnverifiableFuncs() []string { return append(append([]string(nil), sqlFuncs
 func (sc *scoper) insert(ins *pg_query.InsertStmt, outer int) {
 	if ins.WithClause != nil {
 		sc.withClause(ins.WithClause, outer)
-		defer func() { sc.ctes = sc.ctes[:len(sc.ctes)-1] }()
+		defer sc.popWith()
 	}
 	target := sc.ref(ins.Relation, RefInsert, -1, "")
 	w := Write{Ref: target}
@@ -1129,9 +1270,10 @@ func (sc *scoper) sets(targets []*pg_query.Node, r, b int) {
 func (sc *scoper) update(u *pg_query.UpdateStmt, outer int) {
 	if u.WithClause != nil {
 		sc.withClause(u.WithClause, outer)
-		defer func() { sc.ctes = sc.ctes[:len(sc.ctes)-1] }()
+		defer sc.popWith()
 	}
 	b := sc.block(outer, &u.WhereClause)
+	sc.mainBlock[u] = b
 	r := sc.ref(u.Relation, RefUpdate, b, "")
 	sc.names[b][aliasOf(u.Relation)] = r
 	for _, f := range u.FromClause {
@@ -1145,9 +1287,10 @@ func (sc *scoper) update(u *pg_query.UpdateStmt, outer int) {
 func (sc *scoper) delete(d *pg_query.DeleteStmt, outer int) {
 	if d.WithClause != nil {
 		sc.withClause(d.WithClause, outer)
-		defer func() { sc.ctes = sc.ctes[:len(sc.ctes)-1] }()
+		defer sc.popWith()
 	}
 	b := sc.block(outer, &d.WhereClause)
+	sc.mainBlock[d] = b
 	r := sc.ref(d.Relation, RefDelete, b, "")
 	sc.names[b][aliasOf(d.Relation)] = r
 	for _, f := range d.UsingClause {
@@ -1160,7 +1303,7 @@ func (sc *scoper) delete(d *pg_query.DeleteStmt, outer int) {
 func (sc *scoper) merge(m *pg_query.MergeStmt, outer int) {
 	if m.WithClause != nil {
 		sc.withClause(m.WithClause, outer)
-		defer func() { sc.ctes = sc.ctes[:len(sc.ctes)-1] }()
+		defer sc.popWith()
 	}
 	b := sc.block(outer, &m.JoinCondition)
 	r := sc.ref(m.Relation, RefUpdate, b, "MERGE")
@@ -1207,6 +1350,9 @@ func (sc *scoper) merge(m *pg_query.MergeStmt, outer int) {
 					if i != r {
 						sc.names[sourceOnly][name] = i
 					}
+				}
+				for name, o := range sc.derived[b] {
+					sc.derive(sourceOnly, name, o)
 				}
 			}
 			b = sourceOnly
