@@ -36,7 +36,7 @@ func checkOutput(t *testing.T, z, plain *sqlcheck.Analyzer, sql string) {
 	if g.Scope == nil {
 		return
 	}
-	args := make([]any, 64)
+	args := make([]any, max(64, a.Rewrite.Param()))
 	for i := range args {
 		args[i] = guardcases.Tenant
 	}
