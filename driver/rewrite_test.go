@@ -85,6 +85,8 @@ func TestRewriteScopesEveryPath(t *testing.T) {
 					only("DB", tenantsSeen(t, db, ctx, "SELECT tenant_id FROM invoices"), 3)
 					only("Stmt prepared once", tenantsSeen(t, stmtQuerier{stmt}, ctx, "", 0), 3)
 					only("named args", tenantsSeen(t, db, ctx, "SELECT tenant_id FROM invoices WHERE total > @min", pgx.NamedArgs{"min": 0}), 3)
+					only("named args with a cast and a keyword", tenantsSeen(t, db, ctx,
+						"SELECT tenant_id FROM invoices WHERE total > @Min::numeric ORDER BY id LIMIT @limit", pgx.NamedArgs{"Min": 0, "limit": 2}), 2)
 					only("inlined values", tenantsSeen(t, db, ctx, fmt.Sprintf("SELECT tenant_id FROM invoices WHERE total > %d AND status = 'open'", i)), 3)
 					only("join", tenantsSeen(t, db, ctx, "SELECT c.tenant_id FROM invoices i LEFT JOIN customers c ON c.id = i.customer_id"), 3)
 

@@ -1,12 +1,14 @@
 package rewrite_test
 
 import (
+	"context"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5"
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 
 	"github.com/pgx-tenant/pgx-tenant/internal/guardcases"
@@ -24,8 +26,13 @@ func checkOutput(t *testing.T, z, plain *sqlcheck.Analyzer, sql string) {
 	if err != nil || a.Rewrite == nil {
 		return
 	}
-	out := a.Rewrite.SQL(sql, false)
-	if _, err := pg_query.Parse(out); err != nil {
+	named := a.Rewrite.Named()
+	out := a.Rewrite.SQL(sql, named)
+	sent := out // as pgx sends it: named arguments numbered
+	if named {
+		sent, _, _ = pgx.NamedArgs(nil).RewriteQuery(context.Background(), nil, out, nil)
+	}
+	if _, err := pg_query.Parse(sent); err != nil {
 		t.Fatalf("rewritten text does not parse: %v\n in:  %s\n out: %s", err, sql, out)
 	}
 	cat := testcatalog.New()
@@ -39,6 +46,13 @@ func checkOutput(t *testing.T, z, plain *sqlcheck.Analyzer, sql string) {
 	args := make([]any, max(64, a.Rewrite.Param()))
 	for i := range args {
 		args[i] = guardcases.Tenant
+	}
+	if named { // every named argument the tenant, as every positional one
+		m := map[string]any{sqlcheck.TenantArg: guardcases.Tenant}
+		for _, n := range g.Scope.Named {
+			m[n] = guardcases.Tenant
+		}
+		args = []any{m}
 	}
 	var f *sqlcheck.Finding
 	if g.Lifted {

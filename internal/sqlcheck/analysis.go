@@ -141,14 +141,33 @@ func analyzeScope(sql, setting, column string, rw Tables) (*Analysis, error) {
 	if column == "" {
 		return analyze(sql, setting)
 	}
+	// pgx named arguments (@name) are analysed as pgx sends them: $1, $2,
+	// … (an @name is otherwise read as the operator @ on a column, and
+	// @limit not at all). The tamper check reads the text as written
+	// when it parses (positional arguments send it so).
+	sub, names := pgxNamed(sql)
 	tree, err := pg_query.Parse(sql)
+	var stree *pg_query.ParseResult
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrSyntax, err)
+		if sub == "" {
+			return nil, fmt.Errorf("%w: %v", ErrSyntax, err)
+		}
+		if tree, err = pg_query.Parse(sub); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrSyntax, err)
+		}
+		stree = tree
 	}
 	a := analyzeTree(tree, sql, setting, 0)
-	a.Scope = scope(tree, sql, column, setting)
+	if sub != "" && stree == nil {
+		stree, _ = pg_query.Parse(sub)
+	}
+	if stree == nil {
+		stree, sub, names = tree, sql, nil
+	}
+	a.Scope = scope(stree, sub, column, setting)
+	a.Scope.Named = names
 	if rw != nil && a.Tamper == "" {
-		a.Rewrite, a.RewriteErr = rewriteTree(tree, sql, column, setting, rw, false)
+		a.Rewrite, a.RewriteErr = rewriteTree(stree, sub, names, column, setting, rw, false)
 	}
 	return a, nil
 }

@@ -156,7 +156,9 @@ func (z *Analyzer) Analyze(sql string) (*Analysis, error) {
 		}
 		// Only the scope analysis needs a parse: of the text's shape,
 		// shared by every text that differs from it in literals only.
-		if shape, offsets, ok := lift(sql); ok && len(offsets) > 0 {
+		// (Not a text with pgx named arguments: they are analysed as pgx
+		// numbers them, per text.)
+		if shape, offsets, ok := lift(sql); ok && len(offsets) > 0 && !hasNamedArg(sql) {
 			if a, err := z.cached(shapeKey+shape, func() (*Analysis, error) { return analyzeShape(shape, z.setting, z.column, z.rewriteTables()) }); err == nil {
 				return a, nil
 			}
@@ -178,7 +180,7 @@ func analyzeShape(shape, setting, column string, rw Tables) (*Analysis, error) {
 	}
 	a := &Analysis{Statements: 1, Scope: scope(tree, shape, column, setting), Lifted: true}
 	if rw != nil {
-		a.Rewrite, a.RewriteErr = rewriteTree(tree, shape, column, setting, rw, true)
+		a.Rewrite, a.RewriteErr = rewriteTree(tree, shape, nil, column, setting, rw, true)
 	}
 	return a, nil
 }

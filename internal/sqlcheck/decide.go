@@ -360,6 +360,9 @@ func (d *decision) valid(o Operand) (ok bool, mismatch string) {
 		}
 		return false, "compares the tenant column with a literal naming another tenant"
 	case OperandParam:
+		if o.Param <= len(d.s.Named) {
+			return d.valid(Operand{Kind: OperandNamed, Name: d.s.Named[o.Param-1], Pos: o.Pos})
+		}
 		if (!d.lifted || o.Param > d.lits) && d.hasNamed() {
 			// With pgx named arguments, pgx numbers the parameters
 			// itself and drops positional arguments: $n is not args[n].

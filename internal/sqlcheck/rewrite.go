@@ -1,10 +1,14 @@
 package sqlcheck
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -76,7 +80,8 @@ type Rewrite struct {
 
 	pieces []piece
 	text   string // the rewritten text when it has no holes to fill
-	param  int    // the appended parameter's number in the original's numbering
+	param  int    // the appended parameter's number in the analysed text
+	first  int    // its number in a text run with positional arguments
 	lifted bool
 }
 
@@ -94,7 +99,7 @@ func (r *Rewrite) Param() int {
 	if r.lifted {
 		return 1 // a lifted text has no parameters of its own
 	}
-	return r.param
+	return r.first
 }
 
 // Named reports whether the rewritten text has @name arguments (pgx named
@@ -163,12 +168,27 @@ func gluedAfter(next string) bool {
 // rewriteTree scopes tree (the parse of a text, or of its shape when
 // lifted) and returns its rewrite, or nil when nothing needs one. The tree
 // is changed.
-func rewriteTree(tree *pg_query.ParseResult, src, column, setting string, t Tables, lifted bool) (*Rewrite, error) {
+//
+// names are the pgx named arguments the text had, in the order pgx numbers
+// them: tree and src have $1, $2, … in their place (see pgxNamed), which
+// the rewritten text turns back into @name.
+func rewriteTree(tree *pg_query.ParseResult, src string, names []string, column, setting string, t Tables, lifted bool) (*Rewrite, error) {
 	sc := newScoper(src, column, setting, true, 0)
 	s := sc.run(tree)
 	refs, writes := s.needs(t)
+	if len(tree.Stmts) > 1 && (slices.Contains(refs, true) || slices.Contains(writes, true)) {
+		// Several statements run only without parameters (the simple
+		// protocol): the tenant cannot be appended.
+		return nil, errors.New("a text of several statements cannot take the tenant as a parameter")
+	}
+	// A reference made a sub-select loses its system columns (xmin,
+	// ctid, …): with one named in the text, such references are left to
+	// the guard.
+	sysCols := mentionsSystemColumn(src)
 	n := maxParam(tree) + 1
-	r := &Rewrite{param: int(n), lifted: lifted}
+	// The named arguments' stand-ins come first: without pgx named
+	// arguments the text has none of its own parameters before the tenant.
+	r := &Rewrite{param: int(n), first: int(n) - len(names), lifted: lifted}
 	seen := map[string]bool{}
 	changed := func(i int) {
 		name := tableName(t, s.Refs[i])
@@ -184,7 +204,7 @@ func rewriteTree(tree *pg_query.ParseResult, src, column, setting string, t Tabl
 		st := sc.sites[i]
 		renames := st.rv.Alias != nil && len(st.rv.Alias.Colnames) > 0
 		switch {
-		case (st.replace || renames) && st.node != nil:
+		case (st.replace || renames) && st.node != nil && !sysCols:
 			st.node.Node = scopedSubselect(st.rv, column, n)
 		case st.slot != nil && !renames:
 			and(st.slot, tenantEq(aliasOf(st.rv), column, n))
@@ -214,7 +234,6 @@ func rewriteTree(tree *pg_query.ParseResult, src, column, setting string, t Tabl
 	if len(r.Tables) == 0 {
 		return nil, nil
 	}
-	named := nameParams(tree, src, n)
 	out, err := pg_query.Deparse(tree)
 	if err != nil {
 		return nil, err
@@ -228,18 +247,40 @@ func rewriteTree(tree *pg_query.ParseResult, src, column, setting string, t Tabl
 	} else if out2, err := pg_query.Deparse(again); err != nil || fixLocking(out2) != out {
 		return nil, fmt.Errorf("the deparsed text does not survive a round trip")
 	}
-	if err := r.template(out, named); err != nil {
+	if err := r.template(out, names); err != nil {
 		return nil, err
 	}
 	// The guard decides what will run: the deparsed text, parsed again
 	// (once per text), not the tree it was printed from. A text the
 	// parser refuses is not rewritten.
-	printed, err := pg_query.Parse(r.Display)
+	printed, err := pg_query.Parse(out)
 	if err != nil {
 		return nil, fmt.Errorf("the rewritten text does not parse: %v", err)
 	}
-	r.Scope = newScoper(r.Display, column, setting, false, n).run(printed)
+	r.Scope = newScoper(out, column, setting, false, n).run(printed)
+	r.Scope.Named = names
 	return r, nil
+}
+
+// mentionsSystemColumn reports whether src has a word naming a system
+// column.
+func mentionsSystemColumn(src string) bool {
+	for i := 0; i < len(src); {
+		if !isWordByte(src[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(src) && isWordByte(src[j]) {
+			j++
+		}
+		switch strings.ToLower(src[i:j]) {
+		case "xmin", "xmax", "cmin", "cmax", "ctid", "tableoid":
+			return true
+		}
+		i = j
+	}
+	return false
 }
 
 // fixLocking mends a fault of the deparser: FOR UPDATE OF t SKIP LOCKED
@@ -297,8 +338,8 @@ func (r *Rewrite) template(out string, named []string) error {
 			continue
 		}
 		p := piece{text: out[last:tok.Start], hole: k}
-		if k > r.param && k-r.param-1 < len(named) {
-			p.name = named[k-r.param-1]
+		if k <= len(named) {
+			p.name = named[k-1]
 		}
 		if p.name != "" || r.lifted || k == r.param {
 			holes = holes || p.name != "" || r.lifted
@@ -341,7 +382,8 @@ func (s *Scope) needs(t Tables) (refs, writes []bool) {
 	}
 	writes = make([]bool, len(s.Writes))
 	for i, w := range s.Writes {
-		writes[i] = !w.Update && w.Missing && d.owned(w.Ref)
+		// A default that reads the setting already writes the tenant.
+		writes[i] = !w.Update && w.Missing && d.owned(w.Ref) && !d.refs[w.Ref].info.DefaultReadsSetting
 	}
 	return refs, writes
 }
@@ -436,35 +478,73 @@ func maxParam(tree *pg_query.ParseResult) int32 {
 	return max
 }
 
-// nameParams replaces each @name (pgx named argument; the parser reads it
-// as the prefix operator @ on a column) by a parameter numbered after n,
-// which the deparser writes as $k and template turns back into @name: the
-// deparser would write "(@ name)", which pgx does not read as a name.
-//
-// The name is read from src, the text that was parsed, as pgx reads it
-// (namedArgAt): the parser folds it to lower case, pgx does not.
-func nameParams(tree *pg_query.ParseResult, src string, n int32) []string {
+// pgxNamed returns sql as pgx sends it with named arguments (pgx.NamedArgs
+// and the like): each @name replaced by $k, k numbering the names in order
+// of first use; and the names. It returns "" when sql has no @name, or has
+// parameters of its own ($1), which pgx would confuse with them.
+func pgxNamed(sql string) (string, []string) {
+	if strings.IndexByte(sql, '@') < 0 {
+		return "", nil
+	}
+	sub, _, err := pgx.NamedArgs(nil).RewriteQuery(context.Background(), nil, sql, nil)
+	if err != nil || sub == sql {
+		return "", nil
+	}
+	if res, err := pg_query.Scan(sql); err == nil {
+		for _, tok := range res.Tokens {
+			if tok.Token == pg_query.Token_PARAM {
+				return "", nil
+			}
+		}
+	}
+	// Walk both texts: they differ only where @name became $k.
 	var names []string
-	walkUntil(tree.ProtoReflect(), func(m protoreflect.ProtoMessage) bool {
-		node, ok := m.(*pg_query.Node)
-		if !ok {
+	i, j := 0, 0
+	for i < len(sql) && j < len(sub) {
+		if sql[i] == sub[j] {
+			i, j = i+1, j+1
+			continue
+		}
+		if sql[i] != '@' || sub[j] != '$' {
+			return "", nil
+		}
+		start := i + 1
+		i = start
+		for i < len(sql) && isWordByte(sql[i]) && sql[i] != '$' { // pgx: ASCII letters, digits, _
+			i++
+		}
+		j++
+		k := 0
+		for j < len(sub) && sub[j] >= '0' && sub[j] <= '9' {
+			k = k*10 + int(sub[j]-'0')
+			j++
+		}
+		switch {
+		case k == len(names)+1:
+			names = append(names, sql[start:i])
+		case k < 1 || k > len(names) || names[k-1] != sql[start:i]:
+			return "", nil
+		}
+	}
+	if i != len(sql) || j != len(sub) {
+		return "", nil
+	}
+	return sub, names
+}
+
+// hasNamedArg reports whether sql may hold a pgx named argument: an @
+// followed by a letter or _.
+func hasNamedArg(sql string) bool {
+	for i := strings.IndexByte(sql, '@'); i >= 0 && i+1 < len(sql); {
+		c := sql[i+1]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' {
 			return true
 		}
-		e := node.GetAExpr()
-		if e == nil || e.Kind != pg_query.A_Expr_Kind_AEXPR_OP || e.Lexpr != nil || opName(e.Name) != "@" {
-			return true
+		j := strings.IndexByte(sql[i+1:], '@')
+		if j < 0 {
+			break
 		}
-		cr := e.Rexpr.GetColumnRef()
-		if cr == nil || len(cr.Fields) != 1 || cr.Fields[0].GetString_() == nil {
-			return true
-		}
-		name, ok := namedArgAt(src, int(e.Location), int(cr.Location))
-		if !ok {
-			return true // @ x: the absolute value, which the deparser keeps
-		}
-		names = append(names, name)
-		node.Node = &pg_query.Node_ParamRef{ParamRef: &pg_query.ParamRef{Number: n + int32(len(names)), Location: e.Location}}
-		return false
-	})
-	return names
+		i += 1 + j
+	}
+	return false
 }

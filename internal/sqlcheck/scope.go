@@ -15,6 +15,9 @@ import (
 // tenant and every refresh of the catalog.
 type Scope struct {
 	Column string // the tenant column
+	// Named are the pgx named arguments of the text, in pgx's order: the
+	// analysed text has $k in place of @Named[k-1].
+	Named  []string
 	Refs   []Ref
 	Blocks []Block
 	Writes []Write
@@ -235,7 +238,9 @@ func (sc *scoper) stmt(n *pg_query.Node, outer int) {
 		if x.CopyStmt.Relation != nil {
 			sc.ref(x.CopyStmt.Relation, RefCopy, -1, "")
 		}
+		sc.fixed++ // COPY takes no parameters: never rewritten
 		sc.stmt(x.CopyStmt.Query, outer)
+		sc.fixed--
 	case *pg_query.Node_TruncateStmt:
 		for _, r := range x.TruncateStmt.Relations {
 			if rv := r.GetRangeVar(); rv != nil {
@@ -251,7 +256,15 @@ func (sc *scoper) stmt(n *pg_query.Node, outer int) {
 	case *pg_query.Node_ExplainStmt:
 		sc.stmt(x.ExplainStmt.Query, outer)
 	case *pg_query.Node_CreateTableAsStmt:
+		// A materialized view holds no parameters: never rewritten.
+		matview := x.CreateTableAsStmt.Objtype == pg_query.ObjectType_OBJECT_MATVIEW
+		if matview {
+			sc.fixed++
+		}
 		sc.stmt(x.CreateTableAsStmt.Query, outer)
+		if matview {
+			sc.fixed--
+		}
 	case *pg_query.Node_DeclareCursorStmt:
 		sc.stmt(x.DeclareCursorStmt.Query, outer)
 	case *pg_query.Node_PrepareStmt:
@@ -1272,7 +1285,11 @@ func (sc *scoper) update(u *pg_query.UpdateStmt, outer int) {
 		sc.withClause(u.WithClause, outer)
 		defer sc.popWith()
 	}
-	b := sc.block(outer, &u.WhereClause)
+	slot := &u.WhereClause
+	if u.WhereClause.GetCurrentOfExpr() != nil {
+		slot = nil // WHERE CURRENT OF: the cursor's query is scoped, and takes no AND
+	}
+	b := sc.block(outer, slot)
 	sc.mainBlock[u] = b
 	r := sc.ref(u.Relation, RefUpdate, b, "")
 	sc.names[b][aliasOf(u.Relation)] = r
@@ -1289,7 +1306,11 @@ func (sc *scoper) delete(d *pg_query.DeleteStmt, outer int) {
 		sc.withClause(d.WithClause, outer)
 		defer sc.popWith()
 	}
-	b := sc.block(outer, &d.WhereClause)
+	slot := &d.WhereClause
+	if d.WhereClause.GetCurrentOfExpr() != nil {
+		slot = nil // WHERE CURRENT OF: the cursor's query is scoped, and takes no AND
+	}
+	b := sc.block(outer, slot)
 	sc.mainBlock[d] = b
 	r := sc.ref(d.Relation, RefDelete, b, "")
 	sc.names[b][aliasOf(d.Relation)] = r

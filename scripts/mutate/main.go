@@ -319,8 +319,8 @@ var mutations = []mutation{
 	{
 		name: "guard: rows of different lengths compare as far as the shorter goes",
 		file: "internal/sqlcheck/scope.go",
-		old:  "if lr == nil || rr == nil || len(lr.Args) != len(rr.Args) {",
-		new:  "if lr == nil || rr == nil {",
+		old:  "if lr == nil || rr == nil || len(lr.Args) != len(rr.Args) ||",
+		new:  "if lr == nil || rr == nil ||",
 		pkg:  "./...", tests: "TestCases|TestScopedMeansOnlyTenantRows",
 	},
 	{
@@ -431,8 +431,8 @@ var mutations = []mutation{
 	{
 		name: "rewrite: the rewritten statement is not decided",
 		file: "internal/sqlcheck/rewrite.go",
-		old:  "\tr.Scope = newScoper(column, setting, false, n).run(printed)",
-		new:  "\tr.Scope = newScoper(column, setting, false, n).run(printed)\n\tif len(printed.Stmts) > 0 {\n\t\tr.Scope = &Scope{}\n\t}",
+		old:  "\tr.Scope = newScoper(out, column, setting, false, n).run(printed)",
+		new:  "\tr.Scope = newScoper(out, column, setting, false, n).run(printed)\n\tif len(printed.Stmts) > 0 {\n\t\tr.Scope = &Scope{}\n\t}",
 		pkg:  "./driver", tests: "TestRewriteRefusesMismatch",
 	},
 }
