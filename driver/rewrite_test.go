@@ -285,5 +285,14 @@ func TestRewriteTypedTenantColumn(t *testing.T) {
 	if _, err := db.ExecContext(ctx, "INSERT INTO accounts (id) VALUES (4)"); err != nil {
 		t.Fatal(err)
 	}
-	wantOnlyCase(t, tenantsSeen(t, db, ctx, "SELECT tenant_id::text FROM accounts"), "7", 3)
+	// In a UNION nothing types the appended parameter but its cast.
+	if _, err := db.ExecContext(ctx, "INSERT INTO accounts (id) SELECT 5 UNION ALL SELECT 6"); err != nil {
+		t.Fatal(err)
+	}
+	wantOnlyCase(t, tenantsSeen(t, db, ctx, "SELECT tenant_id::text FROM accounts"), "7", 5)
+	uctx := tenant.NewContext(context.Background(), u1)
+	if _, err := db.ExecContext(uctx, "INSERT INTO devices (id) SELECT DISTINCT g + 10 FROM generate_series(1, $1::int) g", 2); err != nil {
+		t.Fatal(err)
+	}
+	wantOnlyCase(t, tenantsSeen(t, db, uctx, "SELECT tenant_id::text FROM devices"), u1, 3) // the seed's and two
 }

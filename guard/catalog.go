@@ -37,6 +37,10 @@ type Relation struct {
 	// unknown), and whether its default reads the tenant setting.
 	Position            int
 	DefaultReadsSetting bool
+	// Type is the tenant column's type as PostgreSQL names it ("text",
+	// "uuid", "bigint"; "" when unknown): the rewrite casts the tenant it
+	// appends to an INSERT … SELECT to it.
+	Type string
 }
 
 // NewCatalog returns a catalog of rels, resolving unqualified names
@@ -56,7 +60,7 @@ func NewCatalog(column string, searchPath []string, rels ...Relation) *Catalog {
 			name = schema + "." + r.Name
 		}
 		c.rels[relKey{schema, r.Name}] = sqlcheck.TableInfo{Name: name, Owned: r.Owned, Hidden: r.Hidden,
-			Position: r.Position, DefaultReadsSetting: r.DefaultReadsSetting}
+			Position: r.Position, DefaultReadsSetting: r.DefaultReadsSetting, Type: r.Type}
 	}
 	return c
 }
@@ -163,7 +167,7 @@ func (c *Catalog) key(name string) (relKey, error) {
 // parent reads the children's rows).
 const discoverSQL = `
 WITH RECURSIVE cols AS (
-  SELECT a.attrelid, a.attnum,
+  SELECT a.attrelid, a.attnum, pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ,
          (SELECT count(*) FROM pg_catalog.pg_attribute x
            WHERE x.attrelid = a.attrelid AND x.attnum > 0 AND NOT x.attisdropped AND x.attnum <= a.attnum)::int AS pos,
          COALESCE(pg_catalog.pg_get_expr(d.adbin, d.adrelid) LIKE '%current_setting(''' || $2 || '''%', false) AS reads
@@ -186,7 +190,8 @@ reach AS ( -- the same, transitively
 )
 SELECT n.nspname::text, c.relname::text, c.relkind IN ('v', 'm') AS is_view,
        cols.attnum IS NOT NULL AS has_col, COALESCE(cols.pos, 0), COALESCE(cols.reads, false),
-       EXISTS (SELECT 1 FROM reach JOIN cols c2 ON c2.attrelid = reach.src WHERE reach.rel = c.oid) AS over_owned
+       EXISTS (SELECT 1 FROM reach JOIN cols c2 ON c2.attrelid = reach.src WHERE reach.rel = c.oid) AS over_owned,
+       COALESCE(cols.typ, '')
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   LEFT JOIN cols ON cols.attrelid = c.oid
@@ -213,7 +218,7 @@ func Discover(ctx context.Context, conn *pgx.Conn, column, setting string) (*Cat
 	for rows.Next() {
 		var r Relation
 		var isView, overOwned bool
-		if err := rows.Scan(&r.Schema, &r.Name, &isView, &r.Owned, &r.Position, &r.DefaultReadsSetting, &overOwned); err != nil {
+		if err := rows.Scan(&r.Schema, &r.Name, &isView, &r.Owned, &r.Position, &r.DefaultReadsSetting, &overOwned, &r.Type); err != nil {
 			return nil, fmt.Errorf("pgx-tenant guard: discovering tenant tables: %w", err)
 		}
 		r.Hidden = !r.Owned && overOwned // a view, or an inheritance parent

@@ -21,6 +21,8 @@ type TableInfo struct {
 	Position int
 	// DefaultReadsSetting: the tenant column's default reads the setting.
 	DefaultReadsSetting bool
+	// Type is the tenant column's type ("" when unknown).
+	Type string
 }
 
 // Tables resolves a reference (schema "" when unqualified) to what the

@@ -222,7 +222,7 @@ func rewriteTree(tree *pg_query.ParseResult, src string, names []string, column,
 		ws := sc.wsites[i]
 		switch {
 		case ws.ins != nil:
-			addInsertTenant(ws.ins, column, n)
+			addInsertTenant(ws.ins, column, n, tenantType(t, s.Refs[w.Ref]))
 		case ws.merge != nil:
 			ws.merge.TargetList = append(ws.merge.TargetList, resTarget(column, nil))
 			ws.merge.Values = append(ws.merge.Values, pg_query.MakeParamRefNode(n, -1))
@@ -445,7 +445,10 @@ func resTarget(name string, val *pg_query.Node) *pg_query.Node {
 
 // addInsertTenant adds the tenant column, valued $n, to an INSERT that
 // names its columns without it (or inserts DEFAULT VALUES).
-func addInsertTenant(ins *pg_query.InsertStmt, column string, n int32) {
+//
+// In a SELECT (a branch of a UNION, say) nothing gives the parameter the
+// column's type, so it is cast to typ there (when known).
+func addInsertTenant(ins *pg_query.InsertStmt, column string, n int32, typ *pg_query.TypeName) {
 	ins.Cols = append(ins.Cols, resTarget(column, nil))
 	sel := ins.SelectStmt.GetSelectStmt()
 	if sel == nil { // DEFAULT VALUES
@@ -462,8 +465,32 @@ func addInsertTenant(ins *pg_query.InsertStmt, column string, n int32) {
 			}
 			continue
 		}
-		leaf.TargetList = append(leaf.TargetList, resTarget("", pg_query.MakeParamRefNode(n, -1)))
+		val := pg_query.MakeParamRefNode(n, -1)
+		if typ != nil {
+			val = &pg_query.Node{Node: &pg_query.Node_TypeCast{TypeCast: &pg_query.TypeCast{Arg: val, TypeName: typ, Location: -1}}}
+		}
+		leaf.TargetList = append(leaf.TargetList, resTarget("", val))
 	}
+}
+
+// tenantType is the parsed type of r's tenant column, or nil.
+func tenantType(t Tables, r Ref) *pg_query.TypeName {
+	info, ok := t.Lookup(r.Schema, r.Name)
+	if !ok || info.Type == "" {
+		return nil
+	}
+	tree, err := pg_query.Parse("SELECT NULL::" + info.Type)
+	if err != nil || len(tree.Stmts) != 1 {
+		return nil
+	}
+	sel := tree.Stmts[0].Stmt.GetSelectStmt()
+	if sel == nil || len(sel.TargetList) != 1 {
+		return nil
+	}
+	if tc := sel.TargetList[0].GetResTarget().GetVal().GetTypeCast(); tc != nil {
+		return tc.TypeName
+	}
+	return nil
 }
 
 // maxParam returns the highest $n of tree.

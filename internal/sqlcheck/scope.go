@@ -579,9 +579,6 @@ func (sc *scoper) from(n *pg_query.Node, b, outer int, join *string) (refs []int
 		kind := joinName(j)
 		left := sc.from(j.Larg, b, outer, &kind)
 		right := sc.from(j.Rarg, b, outer, &kind)
-		if j.Alias != nil {
-			sc.names[b][j.Alias.Aliasname] = -1
-		}
 		var preds []Pred
 		if j.Quals != nil {
 			preds = sc.conjuncts(j.Quals, b)
