@@ -7,6 +7,16 @@
 //	go run ./bench -rounds 10 -only "point select"   # a quicker run
 //	go run ./bench -out bench/results       # the committed report
 //	go run ./bench -memory                  # prepared statements and server memory per connection
+//	go run ./bench -planner -rounds 30 -out bench/results   # the planner with RLS alone and with the rewrite
+//
+// The planner mode (-planner, opt-in: it loads 1,000,000 rows over 60 tenants,
+// about 500 MB, and takes 10–20 minutes on 2 cores) runs a LIKE and a
+// full-text search through the driver with tenant_rewrite=off (RLS alone,
+// twice, for the noise floor) and tenant_rewrite=on, paired per round, under
+// PostgreSQL's default plan cache and with custom plans, and writes
+// rewrite-planner.md with the ratios and both EXPLAIN (ANALYZE, BUFFERS)
+// plans of each statement. -rows and -tenants size the table; -only picks a
+// query ("LIKE" or "full-text"). CI runs it on 3,000 rows (TestPlannerSmoke).
 //
 // Workloads: a point select, a small insert, a 3-statement transaction; each
 // at 1 goroutine over 1 connection (latency) and 64 goroutines over 8
@@ -65,11 +75,17 @@ func main() {
 	texts := flag.Int("texts", 600, "with -memory: distinct query texts")
 	only := flag.String("only", "", "run only the tables whose title contains this (e.g. \"point select, 1 goroutine\")")
 	keys := flag.String("keys", "", "with -memory: more DSN keys for the pgx-tenant connections (e.g. tenant_pooler=transaction)")
+	plannerMode := flag.Bool("planner", false, "instead of the report: LIKE and full-text search over a large table, RLS alone vs RLS + tenant_rewrite=on, with both plans (writes rewrite-planner.md; -only picks a query)")
+	rows := flag.Int("rows", 1_000_000, "with -planner: rows of the documents table")
+	nTenants := flag.Int("tenants", 60, "with -planner: tenants the rows are spread over (skewed sizes)")
 	flag.Parse()
 	var err error
-	if *memory {
+	switch {
+	case *memory:
 		err = runMemory(*texts, *keys, *out)
-	} else {
+	case *plannerMode:
+		err = runPlanner(*rows, *nTenants, *rounds, *only, *out)
+	default:
 		err = run(*ops, *rounds, *only, *out)
 	}
 	if err != nil {
