@@ -143,9 +143,9 @@ func (r *Rewrite) SQL(orig string, named bool) string {
 		case r.lifted && p.hole <= len(lits):
 			l := lits[p.hole-1]
 			lit := orig[l.start:l.end]
-			// A number where the deparser glued the parameter to a name
-			// or a dot ($1.f) would read differently: (5).f.
-			if lit[0] != '\'' && (gluedBefore(b.String()) || i+1 < len(r.pieces) && gluedAfter(r.pieces[i+1].text)) {
+			// A literal where the deparser glued the parameter to a name
+			// or a dot ($1.f) would read differently: (5).f, ('x').f.
+			if gluedBefore(b.String()) || i+1 < len(r.pieces) && gluedAfter(r.pieces[i+1].text) {
 				lit = "(" + lit + ")"
 			}
 			b.WriteString(lit)
