@@ -71,6 +71,16 @@ type binding struct {
 
 func (b binding) value() string { return b.id } // "" when there is no tenant: policies read NULLIF(…, '')
 
+// arg is the tenant as the rewrite's parameter: NULL when there is none,
+// so that, as under the policies, no row matches and no row is written
+// with a tenant (whatever the tenant column's type).
+func (b binding) arg() any {
+	if !b.has {
+		return nil
+	}
+	return b.id
+}
+
 type sessionState struct {
 	known bool // the server's session value is exactly b
 	b     binding
@@ -624,9 +634,13 @@ func (c *Conn) PrepareContext(ctx context.Context, query string) (sqldriver.Stmt
 		return nil, sqldriver.ErrBadConn
 	}
 	tenantArg := false
+	plain, plainA := query, a
+	// (A text with pgx named arguments cannot be prepared: the server
+	// reads @name as it is written. Such a text fails below.)
 	if rw := a.Rewrite; rw != nil && c.cfg.rewrite == rewrite.On && !rw.Named() {
 		// The Stmt runs the rewritten text, its tenant appended to each
-		// execution's arguments.
+		// execution's arguments (a bypassed execution runs the text as
+		// written).
 		query = rw.SQL(query, false)
 		if a, err = c.analyze(query); err != nil {
 			return nil, err
@@ -637,7 +651,7 @@ func (c *Conn) PrepareContext(ctx context.Context, query string) (sqldriver.Stmt
 	if err != nil {
 		return nil, err
 	}
-	s := &stmt{conn: c, query: query, a: a, numInput: len(sd.ParamOIDs), tenantArg: tenantArg}
+	s := &stmt{conn: c, query: query, a: a, numInput: len(sd.ParamOIDs), tenantArg: tenantArg, plain: plain, plainA: plainA}
 	if tenantArg {
 		s.numInput--
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	sqldriver "database/sql/driver"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -48,7 +49,7 @@ func (c *Conn) guard(ctx context.Context, ck checked, b binding) error {
 	} else {
 		f = ck.scope.Decide(cat, b.id, guardArgs(ck.args))
 	}
-	if f == nil || mode == guard.Off && f.Rule != sqlcheck.RuleTenantMismatch && f.Rule != sqlcheck.RuleUpdateTenant {
+	if f == nil || mode == guard.Off && !refusedByRewrite(ck, f) {
 		return nil
 	}
 	pos, quoted := f.Pos, ck.query
@@ -70,6 +71,23 @@ func (c *Conn) guard(ctx context.Context, ck checked, b binding) error {
 		return v
 	}
 	return nil
+}
+
+// refusedByRewrite reports whether tenant_rewrite=on refuses f with the
+// guard off: a value naming another tenant, an UPDATE of the tenant
+// column, or an unscoped reference the rewrite counted as scoped (its
+// value failed at execution).
+func refusedByRewrite(ck checked, f *sqlcheck.Finding) bool {
+	if !ck.rewriting {
+		return false
+	}
+	switch f.Rule {
+	case sqlcheck.RuleTenantMismatch, sqlcheck.RuleUpdateTenant:
+		return true
+	case sqlcheck.RuleUnscoped:
+		return ck.claimed && !slices.Contains(ck.left, f.Table)
+	}
+	return false
 }
 
 // guardArgs returns the statement's argument values as pgx numbers them:

@@ -29,6 +29,13 @@ type checked struct {
 	// display is the rewritten text violations quote (scope's positions
 	// are in it), when the statement was rewritten.
 	display string
+	// claimed: the rewrite found every reference scoped or scoped it,
+	// except left (relations it cannot scope, left to the guard and RLS).
+	// An unscoped finding beyond those is then a value the statement
+	// relied on (a NULL, an @name without pgx named arguments) and is
+	// refused under tenant_rewrite=on.
+	claimed bool
+	left    []string
 }
 
 // rewrite returns the call to run in place of cl (tenant_rewrite=on: the
@@ -40,10 +47,18 @@ type checked struct {
 func (c *Conn) rewrite(ctx context.Context, a *sqlcheck.Analysis, b binding, cl call) (call, checked, error) {
 	ck := checked{scope: a.Scope, lifted: a.Lifted, query: cl.query, args: cl.args}
 	mode := c.cfg.rewrite
-	if mode == rewrite.Off || a.Scope == nil || cl.sd != nil {
+	if mode == rewrite.Off || a.Scope == nil {
 		return cl, ck, nil
 	}
 	if _, ok := tenant.BypassReason(ctx); ok {
+		return cl, ck, nil
+	}
+	ck.rewriting = mode == rewrite.On
+	if cl.sd != nil {
+		// A Stmt keeping its description runs its text as prepared:
+		// PrepareContext rewrote it, or left it (named arguments:
+		// such Stmts keep no description).
+		ck.claimed = a.RewriteErr == nil && a.Rewrite == nil
 		return cl, ck, nil
 	}
 	if a.RewriteErr != nil {
@@ -52,10 +67,11 @@ func (c *Conn) rewrite(ctx context.Context, a *sqlcheck.Analysis, b binding, cl 
 		return cl, ck, nil
 	}
 	rw := a.Rewrite
-	ck.rewriting = mode == rewrite.On
+	ck.claimed = true
 	if rw == nil {
 		return cl, ck, nil
 	}
+	ck.left = rw.Left
 	if mode == rewrite.Audit {
 		c.emit(ctx, event.Event{Kind: event.Rewrite, Tenant: b.id, Tables: rw.Tables, Mode: mode.String(),
 			Fingerprint: guard.Fingerprint(cl.query), SQL: rw.Display,
@@ -68,7 +84,7 @@ func (c *Conn) rewrite(ctx context.Context, a *sqlcheck.Analysis, b binding, cl 
 		return call{}, checked{}, err
 	}
 	cl.query, cl.args = rw.SQL(cl.query, named >= 0), args
-	ck.scope, ck.display = rw.Scope, rw.Display
+	ck.scope, ck.display = rw.Scope, rw.Printed
 	return cl, ck, nil
 }
 
@@ -100,14 +116,14 @@ func tenantArgs(nv []sqldriver.NamedValue, named int, rw *sqlcheck.Rewrite, b bi
 			for k, v := range m {
 				cp[k] = v
 			}
-			cp[sqlcheck.TenantArg] = b.value()
+			cp[sqlcheck.TenantArg] = b.arg()
 			out[named].Value = cp
 		case pgx.StrictNamedArgs:
 			cp := make(pgx.StrictNamedArgs, len(m)+1)
 			for k, v := range m {
 				cp[k] = v
 			}
-			cp[sqlcheck.TenantArg] = b.value()
+			cp[sqlcheck.TenantArg] = b.arg()
 			out[named].Value = cp
 		}
 		return out, nil
@@ -115,5 +131,5 @@ func tenantArgs(nv []sqldriver.NamedValue, named int, rw *sqlcheck.Rewrite, b bi
 	if n := len(guardArgs(nv)); n != rw.Param()-1 {
 		return nil, fmt.Errorf("pgx-tenant: the statement has %d parameters but %d arguments; the rewrite appends the tenant as $%d", rw.Param()-1, n, rw.Param())
 	}
-	return append(out, sqldriver.NamedValue{Ordinal: len(nv) + 1, Value: b.value()}), nil
+	return append(out, sqldriver.NamedValue{Ordinal: len(nv) + 1, Value: b.arg()}), nil
 }

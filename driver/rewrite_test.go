@@ -296,3 +296,77 @@ func TestRewriteTypedTenantColumn(t *testing.T) {
 	}
 	wantOnlyCase(t, tenantsSeen(t, db, uctx, "SELECT tenant_id::text FROM devices"), u1, 3) // the seed's and two
 }
+
+// TestRewriteReviewFindings holds what a review of the rewrite found, each
+// on the database without RLS, so that only the driver stands in the way.
+func TestRewriteReviewFindings(t *testing.T) {
+	d := noRLSCaseDB(t)
+	ctx := caseTenant(1)
+	var v *guard.Violation
+	refusedAs := func(t *testing.T, err error, rule string) {
+		t.Helper()
+		if !errors.As(err, &v) || v.Rule != rule {
+			t.Fatalf("got %v, want a %s violation", err, rule)
+		}
+	}
+	for _, mode := range []string{"cache_statement", "exec", "simple_protocol", "describe_exec"} {
+		t.Run("stmt/"+mode, func(t *testing.T) {
+			_, db := openRewriting(t, d, rewrite.On, guard.Off, &events{}, "default_query_exec_mode="+mode)
+			// A Stmt keeping its description still refuses another tenant's value.
+			st, err := db.PrepareContext(context.Background(), "SELECT tenant_id FROM invoices WHERE tenant_id = $1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			_, err = st.QueryContext(ctx, "t02")
+			refusedAs(t, err, guard.RuleTenantMismatch)
+			// A bypassed execution of a rewritten Stmt runs the text as written.
+			all, err := db.PrepareContext(context.Background(), "SELECT tenant_id FROM invoices WHERE total >= $1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer all.Close()
+			if seen := tenantsSeen(t, stmtQuerier{all}, tenant.WithBypass(ctx, "report"), "", 0); len(seen) != 3 {
+				t.Fatalf("bypassed Stmt saw %v, want every tenant", seen)
+			}
+			wantOnlyCase(t, tenantsSeen(t, stmtQuerier{all}, ctx, "", 0), "t01", 3)
+		})
+	}
+	_, db := openRewriting(t, d, rewrite.On, guard.Off, &events{})
+	t.Run("arguments", func(t *testing.T) {
+		q := "SELECT tenant_id FROM invoices WHERE tenant_id = $1 AND $2::jsonb IS NOT NULL"
+		_, err := db.QueryContext(ctx, q, "t02", map[string]any{"k": 1}) // a map is a value, not named arguments
+		refusedAs(t, err, guard.RuleTenantMismatch)
+		other := "t02"
+		_, err = db.QueryContext(ctx, "SELECT tenant_id FROM invoices WHERE tenant_id = $1", &other)
+		refusedAs(t, err, guard.RuleTenantMismatch)
+		_, err = db.QueryContext(ctx, "SELECT tenant_id FROM invoices WHERE tenant_id = $1", sql.NullString{String: "t02", Valid: true})
+		refusedAs(t, err, guard.RuleTenantMismatch)
+		own := "t01"
+		wantOnlyCase(t, tenantsSeen(t, db, ctx, "SELECT tenant_id FROM invoices WHERE tenant_id = $1", &own), "t01", 3)
+		// @name without pgx named arguments is the operator @: not a tenant.
+		_, err = db.QueryContext(ctx, "SELECT tenant_id FROM invoices WHERE tenant_id = @tenant_id")
+		refusedAs(t, err, guard.RuleUnscoped)
+	})
+	t.Run("no tenant", func(t *testing.T) {
+		none := context.Background()
+		wantNone(t, tenantsSeen(t, db, none, "SELECT tenant_id FROM invoices"))
+		if _, err := db.ExecContext(none, "INSERT INTO invoices (id, total) VALUES (9001, 1)"); err == nil {
+			t.Fatal("an INSERT without a tenant stored a row")
+		}
+	})
+}
+
+// TestRewriteAuditRedacts: an audit event's SQL carries no constant of a
+// text decided as a whole (not by its shape).
+func TestRewriteAuditRedacts(t *testing.T) {
+	d := noRLSCaseDB(t)
+	ev := &events{}
+	_, db := openRewriting(t, d, rewrite.Audit, guard.Off, ev)
+	tenantsSeen(t, db, caseTenant(1), "SELECT tenant_id FROM invoices WHERE status = 'SSN-123' AND id > $1", 0)
+	for _, e := range ev.take() {
+		if e.Kind == event.Rewrite && (strings.Contains(e.SQL, "SSN") || e.SQL == "") {
+			t.Fatalf("event SQL %q", e.SQL)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgx-tenant/pgx-tenant/internal/sqlcheck"
+	"github.com/pgx-tenant/pgx-tenant/tenant"
 )
 
 // stmt is a database/sql prepared statement. On a pgx connection it holds
@@ -29,8 +30,12 @@ type stmt struct {
 	a        *sqlcheck.Analysis
 	numInput int
 	// tenantArg: query is a rewritten text whose last parameter is the
-	// tenant, appended to each execution's arguments.
+	// tenant, appended to each execution's arguments; plain and plainA
+	// are the text as written and its analysis, which a bypassed
+	// execution runs.
 	tenantArg bool
+	plain     string
+	plainA    *sqlcheck.Analysis
 	// own says the Stmt keeps its description (from the unnamed
 	// statement) because the connection caches none; sd is nil after a
 	// server error, until the next execution describes the text again
@@ -106,11 +111,11 @@ func (s *stmt) ExecContext(ctx context.Context, args []sqldriver.NamedValue) (sq
 		return nil, err
 	}
 	if s.inner == nil {
-		cl, err := s.call(ctx, b, args)
+		cl, a, err := s.call(ctx, b, args)
 		if err != nil {
 			return nil, err
 		}
-		res, err := s.conn.exec(ctx, s.a, b, cl)
+		res, err := s.conn.exec(ctx, a, b, cl)
 		s.after(err)
 		return res, err
 	}
@@ -127,11 +132,11 @@ func (s *stmt) QueryContext(ctx context.Context, args []sqldriver.NamedValue) (s
 		return nil, err
 	}
 	if s.inner == nil {
-		cl, err := s.call(ctx, b, args)
+		cl, a, err := s.call(ctx, b, args)
 		if err != nil {
 			return nil, err
 		}
-		rows, err := s.conn.query(ctx, s.a, b, cl)
+		rows, err := s.conn.query(ctx, a, b, cl)
 		s.after(err)
 		return rows, err
 	}
@@ -142,23 +147,26 @@ func (s *stmt) QueryContext(ctx context.Context, args []sqldriver.NamedValue) (s
 
 // call is one execution of the statement, with its description when it
 // keeps one (described again after a server error).
-func (s *stmt) call(ctx context.Context, b binding, args []sqldriver.NamedValue) (call, error) {
+func (s *stmt) call(ctx context.Context, b binding, args []sqldriver.NamedValue) (call, *sqlcheck.Analysis, error) {
 	if s.tenantArg {
-		args = append(args[:len(args):len(args)], sqldriver.NamedValue{Ordinal: len(args) + 1, Value: b.value()})
+		if _, ok := tenant.BypassReason(ctx); ok {
+			return call{query: s.plain, args: args}, s.plainA, nil
+		}
+		args = append(args[:len(args):len(args)], sqldriver.NamedValue{Ordinal: len(args) + 1, Value: b.arg()})
 	}
 	cl := call{query: s.query, args: args}
 	if !s.own {
-		return cl, nil
+		return cl, s.a, nil
 	}
 	if s.sd == nil {
 		sd, err := s.conn.describeText(ctx, s.query, s.a)
 		if err != nil {
-			return call{}, err
+			return call{}, nil, err
 		}
 		s.sd = sd
 	}
 	cl.sd = s.sd
-	return cl, nil
+	return cl, s.a, nil
 }
 
 // after drops a kept description once the server refused an execution.

@@ -48,7 +48,7 @@ func checkOutput(t *testing.T, z, plain *sqlcheck.Analyzer, sql string) {
 		args[i] = guardcases.Tenant
 	}
 	if named { // every named argument the tenant, as every positional one
-		m := map[string]any{sqlcheck.TenantArg: guardcases.Tenant}
+		m := pgx.NamedArgs{sqlcheck.TenantArg: guardcases.Tenant}
 		for _, n := range g.Scope.Named {
 			m[n] = guardcases.Tenant
 		}

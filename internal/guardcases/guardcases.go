@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Tenant is the context's tenant in the cases; Other another tenant.
@@ -115,7 +117,7 @@ func sections(s string) [][2]string {
 // parseArgs reads "tenant other 5 'text' null @name=tenant".
 func parseArgs(s string) ([]any, error) {
 	var out []any
-	var named map[string]any
+	var named pgx.NamedArgs
 	for _, f := range strings.Fields(s) {
 		if name, v, ok := strings.Cut(f, "="); ok && strings.HasPrefix(name, "@") {
 			vals, err := parseArgs(v)
@@ -123,7 +125,7 @@ func parseArgs(s string) ([]any, error) {
 				return nil, fmt.Errorf("bad named argument %q", f)
 			}
 			if named == nil {
-				named = map[string]any{}
+				named = pgx.NamedArgs{}
 				out = append(out, named)
 			}
 			named[name[1:]] = vals[0]

@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"strconv"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // TableInfo is what the decision needs to know of a relation.
@@ -397,41 +398,43 @@ func (d *decision) valid(o Operand) (ok bool, mismatch string) {
 	return false, ""
 }
 
-// hasNamed reports whether the arguments hold pgx named arguments (a map
-// keyed by string).
-func (d *decision) hasNamed() bool {
+// namedArgs returns the pgx named arguments among the arguments: a
+// pgx.NamedArgs or pgx.StrictNamedArgs (pgx.StructArgs makes one), the
+// only values pgx rewrites a text's @names with. Any other map is a value
+// (a jsonb argument, say).
+func (d *decision) namedArgs() (map[string]any, bool) {
 	for _, a := range d.args {
 		if nv, ok := a.(sqldriver.NamedValue); ok {
 			a = nv.Value
 		}
-		if a == nil {
-			continue
-		}
-		if v := reflect.ValueOf(a); v.Kind() == reflect.Map && v.Type().Key().Kind() == reflect.String {
-			return true
+		switch m := a.(type) {
+		case pgx.NamedArgs:
+			return m, true
+		case pgx.StrictNamedArgs:
+			return m, true
 		}
 	}
-	return false
+	return nil, false
 }
 
-// named returns the pgx.NamedArgs (any map keyed by string) argument name.
-// pgx folds nothing: @Tenant and "tenant" are different names.
+// hasNamed reports whether the arguments hold pgx named arguments.
+func (d *decision) hasNamed() bool {
+	_, ok := d.namedArgs()
+	return ok
+}
+
+// named returns the named argument name (pgx folds nothing: @Tenant and
+// "tenant" are different names).
 func (d *decision) named(name string) (string, bool) {
-	for _, a := range d.args {
-		if nv, ok := a.(sqldriver.NamedValue); ok {
-			a = nv.Value
-		}
-		v := reflect.ValueOf(a)
-		if v.Kind() != reflect.Map || v.Type().Key().Kind() != reflect.String {
-			continue
-		}
-		e := v.MapIndex(reflect.ValueOf(name).Convert(v.Type().Key()))
-		if !e.IsValid() {
-			return "", false
-		}
-		return stringValue(e.Interface())
+	m, ok := d.namedArgs()
+	if !ok {
+		return "", false
 	}
-	return "", false
+	v, ok := m[name]
+	if !ok {
+		return "", false
+	}
+	return stringValue(v)
 }
 
 // arg returns argument n (1-based) as a string, when it is one.
@@ -442,22 +445,42 @@ func (d *decision) arg(n int) (string, bool) {
 	return stringValue(d.args[n-1])
 }
 
+// stringValue returns an argument as the text the server compares: a
+// string, bytes, an integer, a Stringer (uuid types), what a
+// driver.Valuer (sql.NullString) gives, through pointers; ok is false for
+// anything else, and for NULL.
 func stringValue(v any) (string, bool) {
-	switch x := v.(type) {
-	case sqldriver.NamedValue:
-		return stringValue(x.Value)
-	case string:
-		return x, true
-	case []byte:
-		return string(x), true
-	case fmt.Stringer:
-		return x.String(), true
-	case int:
-		return strconv.FormatInt(int64(x), 10), true
-	case int32:
-		return strconv.FormatInt(int64(x), 10), true
-	case int64:
-		return strconv.FormatInt(x, 10), true
+	for range 8 { // Valuers and pointers, a few levels deep
+		switch x := v.(type) {
+		case nil:
+			return "", false
+		case sqldriver.NamedValue:
+			v = x.Value
+			continue
+		case string:
+			return x, true
+		case []byte:
+			return string(x), true
+		case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+			return fmt.Sprint(x), true
+		case sqldriver.Valuer:
+			if rv := reflect.ValueOf(x); rv.Kind() == reflect.Pointer && rv.IsNil() {
+				return "", false
+			}
+			val, err := x.Value()
+			if err != nil {
+				return "", false
+			}
+			v = val
+			continue
+		case fmt.Stringer:
+			return x.String(), true
+		}
+		rv := reflect.ValueOf(v)
+		if rv.Kind() != reflect.Pointer || rv.IsNil() {
+			return "", false
+		}
+		v = rv.Elem().Interface()
 	}
 	return "", false
 }

@@ -75,8 +75,11 @@ type Rewrite struct {
 	// definition): the guard decides them.
 	Left []string
 	// Display is the rewritten text as events show it: parameters as
-	// $n, never a value (a lifted text's literals stay parameters).
+	// $n, constants as ?, never a value.
 	Display string
+	// Printed is the rewritten text as deparsed (parameters $k, named
+	// arguments too): Scope's positions are offsets in it.
+	Printed string
 
 	pieces []piece
 	text   string // the rewritten text when it has no holes to fill
@@ -283,6 +286,28 @@ func mentionsSystemColumn(src string) bool {
 	return false
 }
 
+// redact replaces the constants of sql (strings, numbers, bit strings)
+// by ?, for events, which never carry values; "" when sql does not scan.
+func redact(sql string) string {
+	res, err := pg_query.Scan(sql)
+	if err != nil {
+		return ""
+	}
+	var b strings.Builder
+	last := 0
+	for _, tok := range res.Tokens {
+		switch tok.Token {
+		case pg_query.Token_SCONST, pg_query.Token_USCONST, pg_query.Token_BCONST, pg_query.Token_XCONST,
+			pg_query.Token_ICONST, pg_query.Token_FCONST:
+			b.WriteString(sql[last:tok.Start])
+			b.WriteByte('?')
+			last = int(tok.End)
+		}
+	}
+	b.WriteString(sql[last:])
+	return b.String()
+}
+
 // fixLocking mends a fault of the deparser: FOR UPDATE OF t SKIP LOCKED
 // (or NOWAIT) comes out as "OF tSKIP LOCKED". The deparser writes unquoted
 // names in lower case and keywords in upper case, so an unquoted name
@@ -355,7 +380,8 @@ func (r *Rewrite) template(out string, named []string) error {
 	}
 	r.pieces = append(r.pieces, piece{text: out[last:]})
 	disp.WriteString(out[last:])
-	r.Display = disp.String()
+	r.Display = redact(disp.String())
+	r.Printed = out
 	if !holes {
 		r.text = out
 	}
