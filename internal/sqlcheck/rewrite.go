@@ -189,6 +189,10 @@ func rewriteTree(tree *pg_query.ParseResult, src string, names []string, column,
 	// the guard.
 	sysCols := mentionsSystemColumn(src)
 	n := maxParam(tree) + 1
+	if n > 65535 {
+		// PostgreSQL takes at most 65535 parameters.
+		return nil, errors.New("the text has too many parameters to append the tenant")
+	}
 	// The named arguments' stand-ins come first: without pgx named
 	// arguments the text has none of its own parameters before the tenant.
 	r := &Rewrite{param: int(n), first: int(n) - len(names), lifted: lifted}
