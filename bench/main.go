@@ -148,6 +148,14 @@ func run(ops, rounds int, only, out string) error {
 		t.markdown(&report)
 		t.print()
 	}
+	rewritten, err := rewriteTables(ctx, d, ops, rounds, only)
+	if err != nil {
+		return err
+	}
+	for _, t := range rewritten {
+		t.markdown(&report)
+		t.print()
+	}
 	scan, hit, cold := analysisCost()
 	fmt.Fprintf(&report, "## Statement analysis (tamper check; guard and rewrite will share it)\n\n"+
 		"| | time |\n|---|---|\n| word scan, no parse needed | %v |\n| cache hit | %v |\n| cold parse (cache miss) | %v |\n",

@@ -304,3 +304,38 @@ func guardTables(ctx context.Context, d *pgtest.Database, ops, rounds int, only 
 	}
 	return oneConnectionTables(ctx, d, "Guard (tenant_guard)", guardWorkloads, ms, ops, rounds, only)
 }
+
+// rewriteWorkloads are the same point selects without their tenant
+// predicate, which the rewrite adds (RLS alone scopes them otherwise).
+var rewriteWorkloads = []workload{
+	{
+		name: "unscoped point select", stmts: 1,
+		run: func(ctx context.Context, q querier, i, n int) error {
+			var v int
+			return q.QueryRowContext(ctx, "SELECT val FROM items WHERE id = $1", rowID(i, n)).Scan(&v)
+		},
+	},
+	{
+		name: "unscoped point select, values inlined (a new text each)", stmts: 1,
+		run: func(ctx context.Context, q querier, i, n int) error {
+			var v int
+			sql := fmt.Sprintf("SELECT val FROM items WHERE id = %d AND val > -%d", rowID(i, n), inlinedSeq.Add(1))
+			return q.QueryRowContext(ctx, sql).Scan(&v)
+		},
+	},
+}
+
+// rewriteTables measures what the rewrite adds (the cached rewritten
+// text, the appended argument, and the server's work on the predicate)
+// against the same statements run as written under RLS.
+func rewriteTables(ctx context.Context, d *pgtest.Database, ops, rounds int, only string) ([]*table, error) {
+	const off = "pgx-tenant transaction, tenant changes, rewrite off (RLS alone)"
+	ms := []method{baseline(nameBaselineA), baseline(nameBaselineB),
+		{name: off, open: sqlMethod("pgx-tenant", "tenant_scope=transaction", tenantCtx)},
+		{name: "pgx-tenant transaction, tenant changes, rewrite on", ref: off,
+			open: sqlMethod("pgx-tenant", "tenant_scope=transaction tenant_rewrite=on", tenantCtx)},
+		{name: "pgx-tenant transaction, tenant changes, rewrite on, guard enforce", ref: off,
+			open: sqlMethod("pgx-tenant", "tenant_scope=transaction tenant_rewrite=on tenant_guard=enforce", tenantCtx)},
+	}
+	return oneConnectionTables(ctx, d, "Rewrite (tenant_rewrite)", rewriteWorkloads, ms, ops, rounds, only)
+}
