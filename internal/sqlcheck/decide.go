@@ -363,7 +363,7 @@ func (d *decision) valid(o Operand) (ok bool, mismatch string) {
 		}
 		return false, "compares the tenant column with a literal naming another tenant"
 	case OperandParam:
-		if o.Param <= len(d.s.Named) {
+		if o.Param >= 1 && o.Param <= len(d.s.Named) {
 			return d.valid(Operand{Kind: OperandNamed, Name: d.s.Named[o.Param-1], Pos: o.Pos})
 		}
 		if (!d.lifted || o.Param > d.lits) && d.hasNamed() {
