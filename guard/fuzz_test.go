@@ -2,6 +2,7 @@ package guard_test
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/pgx-tenant/pgx-tenant/internal/guardcases"
@@ -28,8 +29,14 @@ func FuzzDecide(f *testing.F) {
 			t.Fatalf("decided %s %s, then %s %s", rule, table, r2, t2)
 		}
 		a, err := z.Analyze(sql)
+		if err != nil && strings.Contains(err.Error(), "the analysis failed") {
+			t.Fatalf("the analysis panicked: %v", err) // recovered in production, a bug all the same
+		}
 		if err != nil || a.Scope == nil {
 			return
+		}
+		if f := a.Scope.Decide(cat, guardcases.Tenant, args); f != nil && strings.Contains(f.Detail, "decision failed") {
+			t.Fatalf("the decision panicked: %s", f.Detail)
 		}
 		if again, _ := z.Analyze(sql); !reflect.DeepEqual(a, again) {
 			t.Fatal("analysis not stable")

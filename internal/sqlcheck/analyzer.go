@@ -141,7 +141,14 @@ func (z *Analyzer) namesRelation(sql string) bool {
 // others are parsed once and cached. A parse failure is returned as an error
 // wrapping ErrSyntax (and cached like a result). The returned Analysis must
 // not be modified.
-func (z *Analyzer) Analyze(sql string) (*Analysis, error) {
+func (z *Analyzer) Analyze(sql string) (a *Analysis, err error) {
+	// A fault of the analysis refuses the statement; it never takes the
+	// application down (the caller's goroutine would panic).
+	defer func() {
+		if r := recover(); r != nil {
+			a, err = nil, fmt.Errorf("%w: the analysis failed: %v", ErrSyntax, r)
+		}
+	}()
 	if strings.IndexByte(sql, 0) >= 0 {
 		// The parser stops at a NUL (the server refuses the text): what
 		// it reads is not the text, nor may it meet a cache key.

@@ -58,15 +58,25 @@ const (
 // given the arguments it runs with (named values of database/sql, or
 // positional values), or nil when every reference to a tenant-owned
 // relation is.
-func (s *Scope) Decide(t Tables, tenant string, args []any) *Finding {
+func (s *Scope) Decide(t Tables, tenant string, args []any) (f *Finding) {
+	defer recoverFinding(&f)
 	d := decision{s: s, t: t, tenant: tenant, args: args}
 	return d.run()
+}
+
+// recoverFinding turns a fault of the decision into an unverifiable
+// finding: refused under enforce, never a panic in the caller.
+func recoverFinding(f **Finding) {
+	if r := recover(); r != nil {
+		*f = &Finding{Rule: RuleUnverifiable, Detail: fmt.Sprintf("the guard's decision failed: %v", r)}
+	}
 }
 
 // DecideLifted is Decide for the scope of a text's shape (Analysis.Lifted):
 // the parameters are the text's literals, lits; args are the statement's
 // own arguments (a lifted text has no $n, but may have @name ones).
-func (s *Scope) DecideLifted(t Tables, tenant string, lits []string, args []any) *Finding {
+func (s *Scope) DecideLifted(t Tables, tenant string, lits []string, args []any) (f *Finding) {
+	defer recoverFinding(&f)
 	all := make([]any, 0, len(lits)+len(args))
 	for _, l := range lits {
 		all = append(all, l)
