@@ -503,7 +503,7 @@ func (sc *scoper) from(n *pg_query.Node, b, outer int, join *string) (refs []int
 			name = rv.Alias.Aliasname
 		}
 		if sc.isCTE(rv) {
-			sc.names[b][name] = -1
+			sc.register(b, name)
 			if o, ok := sc.cteOut(rv.Relname); ok && (rv.Alias == nil || len(rv.Alias.Colnames) == 0) {
 				sc.derive(b, name, o)
 			}
@@ -549,7 +549,7 @@ func (sc *scoper) from(n *pg_query.Node, b, outer int, join *string) (refs []int
 		}
 		sc.stmt(rs.Subquery, sub)
 		if rs.Alias != nil {
-			sc.names[b][rs.Alias.Aliasname] = -1
+			sc.register(b, rs.Alias.Aliasname)
 			if o, ok := sc.tenantOut(rs.Subquery); ok && len(rs.Alias.Colnames) == 0 {
 				sc.derive(b, rs.Alias.Aliasname, o)
 			}
@@ -560,19 +560,19 @@ func (sc *scoper) from(n *pg_query.Node, b, outer int, join *string) (refs []int
 			sc.expr(f, b)
 		}
 		if rf.Alias != nil {
-			sc.names[b][rf.Alias.Aliasname] = -1
+			sc.register(b, rf.Alias.Aliasname)
 		} else if len(rf.Functions) == 1 {
 			// Without an alias the function's name qualifies its columns.
 			if l := rf.Functions[0].GetList(); l != nil && len(l.Items) > 0 {
 				if fc := l.Items[0].GetFuncCall(); fc != nil {
-					sc.names[b][funcName(fc.Funcname)] = -1
+					sc.register(b, funcName(fc.Funcname))
 				}
 			}
 		}
 	case *pg_query.Node_RangeTableFunc:
 		sc.expr(n, b) // XMLTABLE: sub-selects in its document and columns
 		if x.RangeTableFunc.Alias != nil {
-			sc.names[b][x.RangeTableFunc.Alias.Aliasname] = -1
+			sc.register(b, x.RangeTableFunc.Alias.Aliasname)
 		}
 	case *pg_query.Node_JoinExpr:
 		j := x.JoinExpr
@@ -702,6 +702,17 @@ func starUpTo(items []*pg_query.Node, i int, val func(*pg_query.Node) *pg_query.
 
 func self(n *pg_query.Node) *pg_query.Node   { return n }
 func resVal(n *pg_query.Node) *pg_query.Node { return n.GetResTarget().GetVal() }
+
+// register makes name, a FROM item that is no reference (a sub-select,
+// a function, a CTE), qualify nothing in block b. A name already there is
+// two items of one level with one name, which PostgreSQL refuses: the
+// reference holding it is then not rewritten either.
+func (sc *scoper) register(b int, name string) {
+	if prev, dup := sc.names[b][name]; dup {
+		sc.unrewritable(prev)
+	}
+	sc.names[b][name] = -1
+}
 
 // unrewritable leaves reference i (if any) to the guard.
 func (sc *scoper) unrewritable(i int) {
