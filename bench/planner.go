@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -289,13 +290,18 @@ func planner(ctx context.Context, p *plannerData, rounds int, only string) (stri
 			t.print()
 			tables = append(tables, t)
 		}
-		rw, err := rewrittenSQL(ctx, p.d, q)
+		event, err := rewrittenSQL(ctx, p.d, q)
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", q.name, err)
 		}
+		// The event's SQL has its constants redacted ('english' is ?):
+		// the text to EXPLAIN is the one the connections prepared, which
+		// must be the event's with its constants.
+		on := len(plannerVariants) - 1
+		rw := tables[0].sent[on]
 		for _, t := range tables {
-			if on := len(plannerVariants) - 1; t.sent[on] != rw {
-				return "", fmt.Errorf("%s: the audit event's SQL %q is not what tenant_rewrite=on prepared: %q", q.name, rw, t.sent[on])
+			if t.sent[on] != rw || redactConstants(t.sent[on]) != event {
+				return "", fmt.Errorf("%s: the audit event's SQL %q is not what tenant_rewrite=on prepared: %q", q.name, event, t.sent[on])
 			}
 		}
 		plans, err := capturePlans(ctx, p, qi, q, rw)
@@ -445,6 +451,18 @@ func mismatch(a, b []int) int {
 		}
 	}
 	return -1
+}
+
+var (
+	quotedConst = regexp.MustCompile(`'(?:[^']|'')*'`)
+	numberConst = regexp.MustCompile(`(^|[^$\w.])\d+(\.\d+)?`)
+)
+
+// redactConstants replaces the string and number constants of sql by ?,
+// as the driver's events show a statement.
+func redactConstants(sql string) string {
+	sql = quotedConst.ReplaceAllString(sql, "?")
+	return numberConst.ReplaceAllString(sql, "${1}?")
 }
 
 // rewrittenSQL runs q once under tenant_rewrite=audit and returns the SQL
