@@ -1,0 +1,380 @@
+// Package flags decides, per statement, the mode of each pgx-tenant
+// feature — the guard (off, audit, enforce), the rewrite (off, audit, on),
+// the tenant requirement (off, on) — from rollout rules: a default per
+// feature, per-table overrides, per-tenant overrides, a cohort of tenants
+// (listed, or a stable percentage of all tenants) and a kill switch back
+// to the DSN's defaults. Rules are held in an immutable snapshot behind an
+// atomic pointer: replacing them (Set, a watched file) never shows a
+// statement half of the old rules and half of the new.
+//
+// The most specific rule wins: a tenant's own mode, then the cohort's (for
+// tenants in it), then the table's, then the feature's default. A
+// statement that touches several tables takes the strictest of their
+// modes. A flag file (JSON, see Config) is read with ParseFile, applied
+// with LoadFile and followed with Watch.
+//
+// This package is the rules' evaluation only: the driver does not read it
+// yet (the DSN key tenant_flags, metrics and the OpenFeature adapter are
+// still to come); today the driver's modes come from its DSN and options.
+package flags
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"sort"
+	"strings"
+	"sync/atomic"
+)
+
+// Feature is a switchable part of the driver.
+type Feature string
+
+const (
+	// Guard: off, audit, enforce (tenant_guard).
+	Guard Feature = "guard"
+	// Rewrite: off, audit, on (tenant_rewrite).
+	Rewrite Feature = "rewrite"
+	// Required: off, on (tenant_required).
+	Required Feature = "required"
+)
+
+// levels orders each feature's modes from the least to the most strict.
+var levels = map[Feature][]string{
+	Guard:    {"off", "audit", "enforce"},
+	Rewrite:  {"off", "audit", "on"},
+	Required: {"off", "on"},
+}
+
+// Features lists the features in a stable order.
+var Features = []Feature{Guard, Rewrite, Required}
+
+// level returns the rank of mode for f, or -1 when f has no such mode.
+func level(f Feature, mode string) int {
+	for i, m := range levels[f] {
+		if m == mode {
+			return i
+		}
+	}
+	return -1
+}
+
+// Rules are one feature's rollout rules, as the flag file writes them.
+type Rules struct {
+	// Default is the mode of every table and tenant no other rule names
+	// ("" keeps the DSN's).
+	Default string `json:"default,omitempty"`
+	// Tables override the default per table (as the guard names it:
+	// "invoices", "audit.log").
+	Tables map[string]string `json:"tables,omitempty"`
+	// Tenants override everything else per tenant.
+	Tenants map[string]string `json:"tenants,omitempty"`
+	// Cohort is the mode of the tenants in the rollout cohort: those in
+	// Allow, and the Percent (0–100) of all tenants chosen by a stable
+	// hash of the tenant ID; Deny keeps tenants out of it.
+	Cohort  string   `json:"cohort,omitempty"`
+	Allow   []string `json:"allow,omitempty"`
+	Deny    []string `json:"deny,omitempty"`
+	Percent float64  `json:"percent,omitempty"`
+}
+
+// Config is the whole flag file.
+type Config struct {
+	Guard    *Rules `json:"guard,omitempty"`
+	Rewrite  *Rules `json:"rewrite,omitempty"`
+	Required *Rules `json:"required,omitempty"`
+	// KillSwitch drops every rule: each feature runs at its DSN default.
+	KillSwitch bool `json:"kill_switch,omitempty"`
+}
+
+func (c *Config) rules(f Feature) *Rules {
+	switch f {
+	case Guard:
+		return c.Guard
+	case Rewrite:
+		return c.Rewrite
+	case Required:
+		return c.Required
+	}
+	return nil
+}
+
+// Validate reports the first mode or percentage the config gets wrong.
+func (c *Config) Validate() error {
+	for _, f := range Features {
+		r := c.rules(f)
+		if r == nil {
+			continue
+		}
+		check := func(where, mode string) error {
+			if mode != "" && level(f, mode) < 0 {
+				return fmt.Errorf("flags: %s %s: mode %q is not one of %s", f, where, mode, strings.Join(levels[f], ", "))
+			}
+			return nil
+		}
+		if err := check("default", r.Default); err != nil {
+			return err
+		}
+		if err := check("cohort", r.Cohort); err != nil {
+			return err
+		}
+		for _, m := range []map[string]string{r.Tables, r.Tenants} {
+			keys := make([]string, 0, len(m))
+			for k := range m {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				if k == "" {
+					return fmt.Errorf("flags: %s: an empty table or tenant name", f)
+				}
+				if m[k] == "" {
+					return fmt.Errorf("flags: %s %q: no mode", f, k)
+				}
+				if err := check(fmt.Sprintf("%q", k), m[k]); err != nil {
+					return err
+				}
+			}
+		}
+		if r.Percent < 0 || r.Percent > 100 {
+			return fmt.Errorf("flags: %s percent %v is not between 0 and 100", f, r.Percent)
+		}
+		if (r.Percent > 0 || len(r.Allow) > 0) && r.Cohort == "" {
+			return fmt.Errorf("flags: %s: a cohort (allow or percent) needs its mode (cohort)", f)
+		}
+	}
+	return nil
+}
+
+// Parse reads a flag file's JSON; unknown keys are an error (a typo must
+// not silently keep a table at a weaker mode).
+func Parse(data []byte) (*Config, error) {
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("flags: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("flags: more than one JSON value")
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// ParseFile is Parse of the file at path.
+func ParseFile(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("flags: %w", err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Defaults are the modes the DSN (or the options) set: what a feature
+// runs at when no rule names it, and under the kill switch.
+type Defaults map[Feature]string
+
+// snapshot is a compiled Config: immutable once built.
+type snapshot struct {
+	kill     bool
+	defaults [3]int
+	features [3]compiled
+}
+
+type compiled struct {
+	set     bool
+	def     int
+	tables  map[string]int
+	tenants map[string]int
+	cohort  int
+	allow   map[string]bool
+	deny    map[string]bool
+	// percent in hundredths of a percent (0–10000), compared with a
+	// tenant's bucket.
+	percent uint32
+}
+
+func index(f Feature) int {
+	switch f {
+	case Guard:
+		return 0
+	case Rewrite:
+		return 1
+	}
+	return 2
+}
+
+func compile(c *Config, d Defaults) (*snapshot, error) {
+	s := &snapshot{kill: c != nil && c.KillSwitch}
+	for _, f := range Features {
+		def := d[f]
+		if def == "" {
+			def = "off"
+		}
+		l := level(f, def)
+		if l < 0 {
+			return nil, fmt.Errorf("flags: default %s mode %q is not one of %s", f, def, strings.Join(levels[f], ", "))
+		}
+		s.defaults[index(f)] = l
+	}
+	if c == nil {
+		return s, nil
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	for _, f := range Features {
+		r := c.rules(f)
+		if r == nil {
+			continue
+		}
+		cf := compiled{set: true, def: -1, cohort: -1, percent: uint32(r.Percent*100 + 0.5)}
+		if r.Default != "" {
+			cf.def = level(f, r.Default)
+		}
+		if r.Cohort != "" {
+			cf.cohort = level(f, r.Cohort)
+		}
+		cf.tables = compileModes(f, r.Tables)
+		cf.tenants = compileModes(f, r.Tenants)
+		cf.allow = set(r.Allow)
+		cf.deny = set(r.Deny)
+		s.features[index(f)] = cf
+	}
+	return s, nil
+}
+
+func compileModes(f Feature, m map[string]string) map[string]int {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]int, len(m))
+	for k, v := range m {
+		out[strings.ToLower(k)] = level(f, v)
+	}
+	return out
+}
+
+func set(l []string) map[string]bool {
+	if len(l) == 0 {
+		return nil
+	}
+	m := make(map[string]bool, len(l))
+	for _, s := range l {
+		m[s] = true
+	}
+	return m
+}
+
+// Bucket is where a tenant falls in a percentage rollout: 0–9999, from a
+// stable hash of its ID (FNV-1a), the same in every process and release.
+func Bucket(tenant string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(tenant))
+	return h.Sum32() % 10000
+}
+
+// tenantMode is the mode a tenant rule or the cohort gives tenant for
+// feature index i, whatever the table; ok is false when none does.
+func (c *compiled) tenantMode(tenant string) (int, bool) {
+	if m, ok := c.tenants[tenant]; ok {
+		return m, true
+	}
+	if c.cohort >= 0 && !c.deny[tenant] && (c.allow[tenant] || c.percent > 0 && Bucket(tenant) < c.percent) {
+		return c.cohort, true
+	}
+	return 0, false
+}
+
+// tableMode is the mode of one table: its rule, else the default.
+func (c *compiled) tableMode(table string, dsn int) int {
+	if table != "" {
+		if m, ok := c.tables[table]; ok {
+			return m
+		}
+	}
+	if c.def >= 0 {
+		return c.def
+	}
+	return dsn
+}
+
+// Flags holds the current rules. The zero value is not usable: call New.
+type Flags struct {
+	defaults Defaults
+	cur      atomic.Pointer[snapshot]
+}
+
+// New returns Flags at the given defaults, with no rules yet.
+func New(d Defaults) (*Flags, error) {
+	s, err := compile(nil, d)
+	if err != nil {
+		return nil, err
+	}
+	f := &Flags{defaults: d}
+	f.cur.Store(s)
+	return f, nil
+}
+
+// Set replaces the rules at once (nil: none). A config that does not
+// validate is refused and the rules in place stay.
+func (f *Flags) Set(c *Config) error {
+	s, err := compile(c, f.defaults)
+	if err != nil {
+		return err
+	}
+	f.cur.Store(s)
+	return nil
+}
+
+// Decision is a statement's modes, decided from one snapshot.
+type Decision struct {
+	Guard, Rewrite, Required string
+}
+
+// Decide returns the modes of a statement of tenant touching tables (as
+// the guard names them): per feature, the strictest among the tables, all
+// from the same snapshot.
+func (f *Flags) Decide(tenant string, tables ...string) Decision {
+	s := f.cur.Load()
+	return Decision{
+		Guard:    levels[Guard][s.strictest(Guard, tenant, tables)],
+		Rewrite:  levels[Rewrite][s.strictest(Rewrite, tenant, tables)],
+		Required: levels[Required][s.strictest(Required, tenant, tables)],
+	}
+}
+
+// Mode is Decide for one feature.
+func (f *Flags) Mode(feature Feature, tenant string, tables ...string) string {
+	return levels[feature][f.cur.Load().strictest(feature, tenant, tables)]
+}
+
+func (s *snapshot) strictest(f Feature, tenant string, tables []string) int {
+	i := index(f)
+	c := &s.features[i]
+	if s.kill || !c.set {
+		return s.defaults[i]
+	}
+	if m, ok := c.tenantMode(tenant); ok {
+		return m // the most specific rule: every table alike
+	}
+	if len(tables) == 0 {
+		return c.tableMode("", s.defaults[i])
+	}
+	best := -1
+	for _, t := range tables {
+		if m := c.tableMode(strings.ToLower(t), s.defaults[i]); m > best {
+			best = m
+		}
+	}
+	return best
+}

@@ -1,0 +1,59 @@
+package flags
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"time"
+)
+
+// LoadFile reads the flag file at path and applies it; on error the rules
+// in place stay.
+func (f *Flags) LoadFile(path string) error {
+	c, err := ParseFile(path)
+	if err != nil {
+		return err
+	}
+	return f.Set(c)
+}
+
+// Watch applies the flag file at path now and whenever its content changes,
+// checking every interval (a second if 0), until ctx is done. A file that
+// cannot be read or does not validate is reported to onError (which may be
+// nil) and changes nothing: the last good rules stay. Call LoadFile first
+// to fail fast on a bad file at startup.
+func (f *Flags) Watch(ctx context.Context, path string, interval time.Duration, onError func(error)) {
+	if interval <= 0 {
+		interval = time.Second
+	}
+	var last []byte
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for first := true; ; first = false {
+		if !first {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			if onError != nil {
+				onError(err)
+			}
+			continue
+		}
+		if last != nil && bytes.Equal(data, last) {
+			continue
+		}
+		last = data
+		c, err := Parse(data)
+		if err == nil {
+			err = f.Set(c)
+		}
+		if err != nil && onError != nil {
+			onError(err)
+		}
+	}
+}
