@@ -546,10 +546,12 @@ func (c *Conn) exec(ctx context.Context, a *sqlcheck.Analysis, b binding, cl cal
 	if err := c.checkArgs(cl.query, cl.args); err != nil {
 		return nil, err
 	}
-	cl, ck, err := c.rewrite(ctx, a, b, cl)
+	gm, rm := c.modes(a, b)
+	cl, ck, err := c.rewrite(ctx, a, b, cl, rm)
 	if err != nil {
 		return nil, err
 	}
+	ck.guardMode = gm
 	if err := c.guard(ctx, ck, b); err != nil {
 		return nil, err
 	}
@@ -576,10 +578,12 @@ func (c *Conn) query(ctx context.Context, a *sqlcheck.Analysis, b binding, cl ca
 	if err := c.checkArgs(cl.query, cl.args); err != nil {
 		return nil, err
 	}
-	cl, ck, err := c.rewrite(ctx, a, b, cl)
+	gm, rm := c.modes(a, b)
+	cl, ck, err := c.rewrite(ctx, a, b, cl, rm)
 	if err != nil {
 		return nil, err
 	}
+	ck.guardMode = gm
 	if err := c.guard(ctx, ck, b); err != nil {
 		return nil, err
 	}
@@ -637,7 +641,7 @@ func (c *Conn) PrepareContext(ctx context.Context, query string) (sqldriver.Stmt
 	plain, plainA := query, a
 	// (A text with pgx named arguments cannot be prepared: the server
 	// reads @name as it is written. Such a text fails below.)
-	if rw := a.Rewrite; rw != nil && c.cfg.rewrite == rewrite.On && !rw.Named() {
+	if rw := a.Rewrite; rw != nil && c.cfg.rewrite == rewrite.On && c.cfg.flags == nil && !rw.Named() {
 		// The Stmt runs the rewritten text, its tenant appended to each
 		// execution's arguments (a bypassed execution runs the text as
 		// written).
@@ -655,7 +659,9 @@ func (c *Conn) PrepareContext(ctx context.Context, query string) (sqldriver.Stmt
 	if tenantArg {
 		s.numInput--
 	}
-	if c.pipe == nil || c.pipe.stmts == nil {
+	if (c.pipe == nil || c.pipe.stmts == nil) && c.cfg.flags == nil {
+		// (With rollout flags the rewrite is decided per execution:
+		// such a Stmt keeps no description.)
 		// Nothing caches the description on this connection (exec,
 		// simple_protocol and describe_exec modes): the Stmt keeps it,
 		// so its arguments are encoded with their parameter types, as

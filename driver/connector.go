@@ -5,14 +5,17 @@ import (
 	"database/sql"
 	sqldriver "database/sql/driver"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/pgx-tenant/pgx-tenant/flags"
 	"github.com/pgx-tenant/pgx-tenant/guard"
 	"github.com/pgx-tenant/pgx-tenant/internal/sqlcheck"
 	"github.com/pgx-tenant/pgx-tenant/rewrite"
@@ -31,6 +34,9 @@ type Connector struct {
 	// first connection (guard on only).
 	catalog   atomic.Pointer[guard.Catalog]
 	discovery sync.Mutex
+
+	// stopWatch ends the watch of a tenant_flags file.
+	stopWatch context.CancelFunc
 }
 
 var _ sqldriver.Connector = (*Connector)(nil)
@@ -62,7 +68,35 @@ func NewConnector(config pgx.ConnConfig, opts ...Option) (*Connector, error) {
 	if cfg.pooler == PoolerTransaction {
 		unnamedOnly(&config)
 	}
-	return newConnector(stdlib.GetConnector(config, cfg.stdlib...), cfg), nil
+	var stop context.CancelFunc
+	if cfg.flagsPath != "" && cfg.flags == nil {
+		f, err := flags.New(flags.Defaults{flags.Guard: cfg.guard.String(), flags.Rewrite: cfg.rewrite.String()})
+		if err != nil {
+			return nil, err
+		}
+		if err := f.LoadFile(cfg.flagsPath); err != nil {
+			return nil, fmt.Errorf("pgx-tenant: tenant_flags: %w", err)
+		}
+		var ctx context.Context
+		ctx, stop = context.WithCancel(context.Background())
+		logger := cfg.logger
+		go f.Watch(ctx, cfg.flagsPath, time.Second, func(err error) {
+			logger.Warn("pgx-tenant: the flag file was not applied; the previous rules stay", "path", cfg.flagsPath, "error", err)
+		})
+		cfg.flags = f
+	}
+	c := newConnector(stdlib.GetConnector(config, cfg.stdlib...), cfg)
+	c.stopWatch = stop
+	return c, nil
+}
+
+// Close stops following the tenant_flags file (database/sql calls it when
+// the *sql.DB closes).
+func (c *Connector) Close() error {
+	if c.stopWatch != nil {
+		c.stopWatch()
+	}
+	return nil
 }
 
 // unnamedOnly configures pgx so that nothing it sends creates a named
@@ -137,7 +171,7 @@ func (c *Connector) discover(ctx context.Context, pc *pgx.Conn, again bool) erro
 		}
 	}
 	c.analyzer.SetRelations(cat.Names())
-	if c.cfg.rewrite != rewrite.Off {
+	if c.cfg.rewrite != rewrite.Off || c.cfg.flags != nil {
 		c.analyzer.SetRewrite(cat)
 	}
 	c.catalog.Store(cat)

@@ -32,6 +32,9 @@ func (d *Driver) Open(dsn string) (sqldriver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The connector lives no longer than this call: it stops following
+	// a tenant_flags file (the connection keeps the rules it read).
+	defer c.(*Connector).Close()
 	return c.Connect(context.Background())
 }
 

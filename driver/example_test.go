@@ -48,7 +48,7 @@ func ExampleOpenDB() {
 func Example_dsnError() {
 	_, err := sql.Open("pgx-tenant", "postgres://app@localhost/shop?tenant_scop=session")
 	fmt.Println(err)
-	// Output: pgx-tenant: unknown DSN key "tenant_scop" (known: tenant_clear_objects, tenant_column, tenant_guard, tenant_pooler, tenant_required, tenant_rewrite, tenant_scope, tenant_setting, tenant_tables)
+	// Output: pgx-tenant: unknown DSN key "tenant_scop" (known: tenant_clear_objects, tenant_column, tenant_flags, tenant_guard, tenant_pooler, tenant_required, tenant_rewrite, tenant_scope, tenant_setting, tenant_tables)
 }
 
 // A transaction belongs to the tenant it was begun with.

@@ -25,7 +25,7 @@ import (
 // refused when a value names another tenant or the tenant column is
 // updated: the rewrite never runs such a statement.
 func (c *Conn) guard(ctx context.Context, ck checked, b binding) error {
-	mode := c.cfg.guard
+	mode := ck.guardMode
 	if mode == guard.Off && !ck.rewriting {
 		return nil
 	}

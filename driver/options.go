@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/pgx-tenant/pgx-tenant/event"
+	"github.com/pgx-tenant/pgx-tenant/flags"
 	"github.com/pgx-tenant/pgx-tenant/guard"
 	"github.com/pgx-tenant/pgx-tenant/rewrite"
 )
@@ -133,6 +134,14 @@ func WithGuard(m guard.Mode) Option { return func(c *config) { c.guard = m } }
 // rewritten SQL.
 func WithRewrite(m rewrite.Mode) Option { return func(c *config) { c.rewrite = m } }
 
+// WithFlags makes the guard's and the rewrite's modes per statement come
+// from f's rollout rules (per table and tenant; package flags), the DSN's
+// and options' modes being their defaults. The caller applies and watches
+// f's rules (flags.Flags.LoadFile, Watch); DSN key tenant_flags=<path>
+// instead has the connector read the file and follow it until the
+// connector (the *sql.DB) is closed.
+func WithFlags(f *flags.Flags) Option { return func(c *config) { c.flags = f } }
+
 // WithTenantColumn sets the tenant column of tenant-owned tables (default
 // tenant_id; DSN key tenant_column).
 func WithTenantColumn(name string) Option { return func(c *config) { c.column = name } }
@@ -168,6 +177,8 @@ type config struct {
 	events       event.Handler
 	guard        guard.Mode
 	rewrite      rewrite.Mode
+	flags        *flags.Flags
+	flagsPath    string
 	column       string
 	tables       []string
 	exclude      []string
@@ -212,6 +223,13 @@ var dsnKeys = map[string]func(*config, string) error{
 		m, err := rewrite.ParseMode(v)
 		c.rewrite = m
 		return err
+	},
+	"tenant_flags": func(c *config, v string) error {
+		if v == "" {
+			return fmt.Errorf("must name a flag file")
+		}
+		c.flagsPath = v
+		return nil
 	},
 	"tenant_column": func(c *config, v string) error { c.column = v; return nil },
 	"tenant_tables": func(c *config, v string) error {
@@ -391,4 +409,6 @@ func (c *config) validate(params map[string]string) error {
 // scoped reports whether statements get the scope analysis (and the
 // connector a catalog of tenant-owned relations): the guard or the rewrite
 // is on.
-func (c *config) scoped() bool { return c.guard != guard.Off || c.rewrite != rewrite.Off }
+func (c *config) scoped() bool {
+	return c.guard != guard.Off || c.rewrite != rewrite.Off || c.flags != nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	sqldriver "database/sql/driver"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 
@@ -36,6 +37,39 @@ type checked struct {
 	// refused under tenant_rewrite=on.
 	claimed bool
 	left    []string
+	// guardMode is the guard's mode for the statement.
+	guardMode guard.Mode
+}
+
+// modes returns the guard's and the rewrite's modes for a statement of
+// tenant b: the connector's, or, with rollout flags, the strictest the
+// rules give the tenant-owned relations the statement names.
+func (c *Conn) modes(a *sqlcheck.Analysis, b binding) (guard.Mode, rewrite.Mode) {
+	f := c.cfg.flags
+	if f == nil {
+		return c.cfg.guard, c.cfg.rewrite
+	}
+	var buf [8]string
+	tables := buf[:0]
+	if a.Scope != nil {
+		if cat := c.connector.catalog.Load(); cat != nil {
+			for _, r := range a.Scope.Refs {
+				if info, ok := cat.Lookup(r.Schema, r.Name); ok && (info.Owned || info.Hidden) && !slices.Contains(tables, info.Name) {
+					tables = append(tables, info.Name)
+				}
+			}
+		}
+	}
+	d := f.Decide(b.id, tables...)
+	gm, err := guard.ParseMode(d.Guard)
+	if err != nil {
+		gm = c.cfg.guard
+	}
+	rm, err := rewrite.ParseMode(d.Rewrite)
+	if err != nil {
+		rm = c.cfg.rewrite
+	}
+	return gm, rm
 }
 
 // rewrite returns the call to run in place of cl (tenant_rewrite=on: the
@@ -44,9 +78,8 @@ type checked struct {
 // and an event carries the rewritten SQL. A call with a Stmt's
 // description runs as prepared (PrepareContext rewrote the Stmt's text),
 // and a bypassed one as written.
-func (c *Conn) rewrite(ctx context.Context, a *sqlcheck.Analysis, b binding, cl call) (call, checked, error) {
+func (c *Conn) rewrite(ctx context.Context, a *sqlcheck.Analysis, b binding, cl call, mode rewrite.Mode) (call, checked, error) {
 	ck := checked{scope: a.Scope, lifted: a.Lifted, query: cl.query, args: cl.args}
-	mode := c.cfg.rewrite
 	if mode == rewrite.Off || a.Scope == nil {
 		return cl, ck, nil
 	}

@@ -13,9 +13,12 @@
 // modes. A flag file (JSON, see Config) is read with ParseFile, applied
 // with LoadFile and followed with Watch.
 //
-// This package is the rules' evaluation only: the driver does not read it
-// yet (the DSN key tenant_flags, metrics and the OpenFeature adapter are
-// still to come); today the driver's modes come from its DSN and options.
+// The driver reads the rules with DSN key tenant_flags=<file> (followed
+// while the *sql.DB is open) or driver.WithFlags: each statement's guard
+// and rewrite modes are then the strictest the rules give the tenant-owned
+// relations it names, for its tenant; the DSN's modes are the defaults and
+// what the kill switch returns to. The Required feature is evaluated here
+// but not yet applied by the driver.
 package flags
 
 import (

@@ -165,7 +165,10 @@ func TestReloadUnderTraffic(t *testing.T) {
 			}
 		}()
 	}
-	for i := 0; i < 2000; i++ {
+	// Switch until the readers have seen both (a busy machine may start
+	// them late), at least 2000 times, for at most 10 seconds.
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; i < 2000 || (seen[0].Load() == 0 || seen[1].Load() == 0) && time.Now().Before(deadline); i++ {
 		c := a
 		if i%2 == 1 {
 			c = b

@@ -422,6 +422,20 @@ var mutations = []mutation{
 		pkg:  "./driver", tests: "TestRewriteAuditRedacts",
 	},
 	{
+		name: "flags: the strictest table does not decide",
+		file: "flags/flags.go",
+		old:  "if m := c.tableMode(strings.ToLower(t), s.defaults[i]); m > best {",
+		new:  "if m := c.tableMode(strings.ToLower(t), s.defaults[i]); best < 0 {",
+		pkg:  "./flags", tests: "TestRules",
+	},
+	{
+		name: "flags: a statement's modes ignore the rules",
+		file: "driver/rewrite.go",
+		old:  "\tf := c.cfg.flags\n\tif f == nil {",
+		new:  "\tf := c.cfg.flags\n\tif true {",
+		pkg:  "./driver", tests: "TestFlags",
+	},
+	{
 		name: "rewrite: the appended parameter is not the tenant",
 		file: "driver/rewrite.go",
 		old:  "Ordinal: len(nv) + 1, Value: b.arg()}",
