@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,5 +108,42 @@ func TestFlagsBadFile(t *testing.T) {
 	}
 	if _, err := (&driver.Driver{}).OpenConnector("host=localhost tenant_flags=" + path); err == nil {
 		t.Fatal("a bad flag file accepted")
+	}
+}
+
+// TestLearnInAudit: under audit, a Learner behind Limit collects each
+// unscoped statement once per fingerprint, with a sample SQL without
+// values, while a hot statement reaches the log handler once.
+func TestLearnInAudit(t *testing.T) {
+	d := noRLSCaseDB(t)
+	learn := event.NewLearner()
+	logged := &events{}
+	db := sqlOpenDB(t, openGuarded(t, d, guard.Audit, event.Tee(learn, event.Limit(logged, time.Hour))))
+	ctx := caseTenant(1)
+	for i := 0; i < 20; i++ {
+		tenantsSeen(t, db, ctx, "SELECT tenant_id FROM invoices WHERE status = 'secret-42' AND id > $1", i)
+	}
+	tenantsSeen(t, db, ctx, "SELECT tenant_id FROM customers")
+	tenantsSeen(t, db, ctx, "SELECT tenant_id FROM invoices WHERE tenant_id = $1", "t01") // scoped: not learned
+	got := learn.Statements()
+	if len(got) != 2 {
+		t.Fatalf("learned %+v", got)
+	}
+	for _, s := range got {
+		if strings.Contains(s.SQL, "secret") || s.SQL == "" || s.Rule != guard.RuleUnscoped || s.Mode != "audit" {
+			t.Fatalf("learned %+v", s)
+		}
+	}
+	if got[1].Table != "invoices" || got[1].Count != 20 {
+		t.Fatalf("invoices learned %+v, want 20 executions", got[1])
+	}
+	n := 0
+	for _, e := range logged.take() {
+		if e.Kind == event.GuardViolation {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Fatalf("%d violation events reached the limited handler, want 2 (one per statement)", n)
 	}
 }

@@ -66,7 +66,7 @@ func (c *Conn) guard(ctx context.Context, ck checked, b binding) error {
 		tables = []string{v.Table}
 	}
 	c.emit(ctx, event.Event{Kind: event.GuardViolation, Tenant: b.id, Tables: tables, Fingerprint: v.Fingerprint,
-		Mode: mode.String(), Rule: v.Rule, Message: v.Message})
+		Mode: mode.String(), Rule: v.Rule, Message: v.Message, SQL: sqlcheck.Redact(ck.query)})
 	if mode != guard.Audit {
 		return v
 	}

@@ -54,9 +54,12 @@ type Event struct {
 	RequestID string
 	// Message describes the event for people.
 	Message string
-	// SQL is the rewritten statement of a Rewrite event: its parameters
-	// as $n (a text's inlined values too), never a value.
+	// SQL is the statement of a guard violation, or the rewritten one of
+	// a Rewrite event, its constants replaced by ?: never a value.
 	SQL string
+	// Suppressed counts the events of the same kind, rule and fingerprint
+	// a Limit handler dropped since the last one it passed.
+	Suppressed int
 }
 
 // Handler receives events. Handle is called on the goroutine of the
@@ -95,6 +98,9 @@ func Slog(l *slog.Logger) Handler {
 		add("reason", e.Reason)
 		add("request_id", e.RequestID)
 		add("sql", e.SQL)
+		if e.Suppressed > 0 {
+			attrs = append(attrs, slog.Int("suppressed", e.Suppressed))
+		}
 		if len(e.Tables) > 0 {
 			attrs = append(attrs, slog.Any("tables", e.Tables))
 		}

@@ -290,8 +290,10 @@ func mentionsSystemColumn(src string) bool {
 	return false
 }
 
-// redact replaces the constants of sql (strings, numbers, bit strings)
+// Redact replaces the constants of sql (strings, numbers, bit strings)
 // by ?, for events, which never carry values; "" when sql does not scan.
+func Redact(sql string) string { return redact(sql) }
+
 func redact(sql string) string {
 	res, err := pg_query.Scan(sql)
 	if err != nil {
