@@ -546,7 +546,11 @@ func (c *Conn) exec(ctx context.Context, a *sqlcheck.Analysis, b binding, cl cal
 	if err := c.checkArgs(cl.query, cl.args); err != nil {
 		return nil, err
 	}
-	gm, rm := c.modes(a, b)
+	gm, rm, req := c.modes(a, b)
+	if req && !b.has {
+		c.report(ctx, cl.query, ErrNoTenant)
+		return nil, ErrNoTenant
+	}
 	cl, ck, err := c.rewrite(ctx, a, b, cl, rm)
 	if err != nil {
 		return nil, err
@@ -578,7 +582,11 @@ func (c *Conn) query(ctx context.Context, a *sqlcheck.Analysis, b binding, cl ca
 	if err := c.checkArgs(cl.query, cl.args); err != nil {
 		return nil, err
 	}
-	gm, rm := c.modes(a, b)
+	gm, rm, req := c.modes(a, b)
+	if req && !b.has {
+		c.report(ctx, cl.query, ErrNoTenant)
+		return nil, ErrNoTenant
+	}
 	cl, ck, err := c.rewrite(ctx, a, b, cl, rm)
 	if err != nil {
 		return nil, err

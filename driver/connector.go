@@ -70,7 +70,11 @@ func NewConnector(config pgx.ConnConfig, opts ...Option) (*Connector, error) {
 	}
 	var stop context.CancelFunc
 	if cfg.flagsPath != "" && cfg.flags == nil {
-		f, err := flags.New(flags.Defaults{flags.Guard: cfg.guard.String(), flags.Rewrite: cfg.rewrite.String()})
+		required := "off"
+		if cfg.required {
+			required = "on"
+		}
+		f, err := flags.New(flags.Defaults{flags.Guard: cfg.guard.String(), flags.Rewrite: cfg.rewrite.String(), flags.Required: required})
 		if err != nil {
 			return nil, err
 		}

@@ -147,3 +147,22 @@ func TestLearnInAudit(t *testing.T) {
 		t.Fatalf("%d violation events reached the limited handler, want 2 (one per statement)", n)
 	}
 }
+
+// TestFlagsRequired: the rules can require a tenant per table.
+func TestFlagsRequired(t *testing.T) {
+	d := noRLSCaseDB(t)
+	path := filepath.Join(t.TempDir(), "flags.json")
+	if err := os.WriteFile(path, []byte(`{"required": {"default": "off", "tables": {"invoices": "on"}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db := sqlOpenDB(t, openGuarded(t, d, guard.Off, &events{}, "tenant_flags="+path))
+	none := context.Background()
+	if _, err := db.QueryContext(none, "SELECT * FROM invoices"); !errors.Is(err, driver.ErrNoTenant) {
+		t.Fatalf("invoices without a tenant: %v, want ErrNoTenant", err)
+	}
+	rows, err := db.QueryContext(none, "SELECT * FROM customers")
+	if err != nil {
+		t.Fatalf("customers without a tenant: %v", err)
+	}
+	rows.Close()
+}

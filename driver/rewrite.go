@@ -42,12 +42,13 @@ type checked struct {
 }
 
 // modes returns the guard's and the rewrite's modes for a statement of
-// tenant b: the connector's, or, with rollout flags, the strictest the
-// rules give the tenant-owned relations the statement names.
-func (c *Conn) modes(a *sqlcheck.Analysis, b binding) (guard.Mode, rewrite.Mode) {
+// tenant b, and whether it needs a tenant: the connector's, or, with
+// rollout flags, the strictest the rules give the tenant-owned relations
+// the statement names.
+func (c *Conn) modes(a *sqlcheck.Analysis, b binding) (guard.Mode, rewrite.Mode, bool) {
 	f := c.cfg.flags
 	if f == nil {
-		return c.cfg.guard, c.cfg.rewrite
+		return c.cfg.guard, c.cfg.rewrite, c.cfg.required
 	}
 	var buf [8]string
 	tables := buf[:0]
@@ -69,7 +70,7 @@ func (c *Conn) modes(a *sqlcheck.Analysis, b binding) (guard.Mode, rewrite.Mode)
 	if err != nil {
 		rm = c.cfg.rewrite
 	}
-	return gm, rm
+	return gm, rm, c.cfg.required || d.Required == "on"
 }
 
 // rewrite returns the call to run in place of cl (tenant_rewrite=on: the

@@ -17,8 +17,9 @@
 // while the *sql.DB is open) or driver.WithFlags: each statement's guard
 // and rewrite modes are then the strictest the rules give the tenant-owned
 // relations it names, for its tenant; the DSN's modes are the defaults and
-// what the kill switch returns to. The Required feature is evaluated here
-// but not yet applied by the driver.
+// what the kill switch returns to. Required on refuses a statement without
+// a tenant (driver.ErrNoTenant) before anything is sent; it can only add to
+// the DSN's tenant_required, never lift it.
 package flags
 
 import (
