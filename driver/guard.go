@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -44,10 +45,17 @@ func (c *Conn) guard(ctx context.Context, ck checked, b binding) error {
 		return errors.New("pgx-tenant: the guard has no catalog of tenant tables (discovery did not run on this connection)")
 	}
 	var f *sqlcheck.Finding
+	var start time.Time
+	if c.cfg.decisionTimer != nil {
+		start = time.Now()
+	}
 	if ck.lifted {
 		f = ck.scope.DecideLifted(cat, b.id, sqlcheck.Literals(ck.query), guardArgs(ck.args))
 	} else {
 		f = ck.scope.Decide(cat, b.id, guardArgs(ck.args))
+	}
+	if t := c.cfg.decisionTimer; t != nil {
+		t(ctx, time.Since(start))
 	}
 	if f == nil || mode == guard.Off && !refusedByRewrite(ck, f) {
 		return nil

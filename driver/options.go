@@ -1,12 +1,14 @@
 package driver
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
 
@@ -134,6 +136,12 @@ func WithGuard(m guard.Mode) Option { return func(c *config) { c.guard = m } }
 // rewritten SQL.
 func WithRewrite(m rewrite.Mode) Option { return func(c *config) { c.rewrite = m } }
 
+// WithDecisionTimer has the driver report how long each guard decision
+// took (the metrics package records them in a histogram).
+func WithDecisionTimer(f func(context.Context, time.Duration)) Option {
+	return func(c *config) { c.decisionTimer = f }
+}
+
 // WithFlags makes the guard's and the rewrite's modes per statement come
 // from f's rollout rules (per table and tenant; package flags), the DSN's
 // and options' modes being their defaults. The caller applies and watches
@@ -178,6 +186,8 @@ type config struct {
 	guard        guard.Mode
 	rewrite      rewrite.Mode
 	flags        *flags.Flags
+	// decisionTimer receives each guard decision's duration.
+	decisionTimer func(context.Context, time.Duration)
 	flagsPath    string
 	column       string
 	tables       []string

@@ -450,6 +450,13 @@ var mutations = []mutation{
 		pkg:  "./...", tests: "TestLimit|TestLearnInAudit",
 	},
 	{
+		name: "metrics: would-block not counted",
+		file: "metrics/metrics.go",
+		old:  "if e.Kind == event.GuardViolation && e.Mode == \"audit\" {",
+		new:  "if e.Kind == event.GuardViolation && e.Mode == \"enforce\" {",
+		pkg:  "./metrics", tests: "TestMetrics",
+	},
+	{
 		name: "rewrite: the appended parameter is not the tenant",
 		file: "driver/rewrite.go",
 		old:  "Ordinal: len(nv) + 1, Value: b.arg()}",
