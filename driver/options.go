@@ -181,24 +181,24 @@ func WithEventHandler(h event.Handler) Option { return func(c *config) { c.event
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
 type config struct {
-	logger       *slog.Logger
-	events       event.Handler
-	guard        guard.Mode
-	rewrite      rewrite.Mode
-	flags        *flags.Flags
+	logger  *slog.Logger
+	events  event.Handler
+	guard   guard.Mode
+	rewrite rewrite.Mode
+	flags   *flags.Flags
 	// decisionTimer receives each guard decision's duration.
 	decisionTimer func(context.Context, time.Duration)
-	flagsPath    string
-	column       string
-	tables       []string
-	exclude      []string
-	setting      string
-	scope        Scope
-	pooler       Pooler
-	required     bool
-	clearObjects bool
-	cacheSize    int
-	stdlib       []stdlib.OptionOpenDB
+	flagsPath     string
+	column        string
+	tables        []string
+	exclude       []string
+	setting       string
+	scope         Scope
+	pooler        Pooler
+	required      bool
+	clearObjects  bool
+	cacheSize     int
+	stdlib        []stdlib.OptionOpenDB
 }
 
 func defaultConfig() config {
