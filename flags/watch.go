@@ -20,13 +20,15 @@ func (f *Flags) LoadFile(path string) error {
 // Watch applies the flag file at path now and whenever its content changes,
 // checking every interval (a second if 0), until ctx is done. A file that
 // cannot be read or does not validate is reported to onError (which may be
-// nil) and changes nothing: the last good rules stay. Call LoadFile first
-// to fail fast on a bad file at startup.
+// nil) and changes nothing: the last good rules stay. A content that does
+// not parse is judged twice, a tick apart, so that a file read while it is
+// being written is not reported. Call LoadFile first to fail fast on a bad
+// file at startup.
 func (f *Flags) Watch(ctx context.Context, path string, interval time.Duration, onError func(error)) {
 	if interval <= 0 {
 		interval = time.Second
 	}
-	var last []byte
+	var last, bad []byte
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for first := true; ; first = false {
@@ -47,11 +49,17 @@ func (f *Flags) Watch(ctx context.Context, path string, interval time.Duration, 
 		if last != nil && bytes.Equal(data, last) {
 			continue
 		}
-		last = data
 		c, err := Parse(data)
 		if err == nil {
 			err = f.Set(c)
 		}
+		if err != nil && !bytes.Equal(data, bad) {
+			// Maybe read in the middle of a write: judged on the next
+			// read, reported if it is the same.
+			bad = data
+			continue
+		}
+		last, bad = data, nil
 		if err != nil && onError != nil {
 			onError(err)
 		}
