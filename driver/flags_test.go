@@ -21,9 +21,12 @@ import (
 func TestFlags(t *testing.T) {
 	d := noRLSCaseDB(t)
 	path := filepath.Join(t.TempDir(), "flags.json")
-	write := func(s string) {
+	write := func(s string) { // replaced whole, as deployment tools do
 		t.Helper()
-		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		if err := os.WriteFile(path+".tmp", []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(path+".tmp", path); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -188,9 +188,13 @@ func TestReloadUnderTraffic(t *testing.T) {
 // reported and the last good rules stay.
 func TestWatch(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "flags.json")
-	write := func(s string) {
+	write := func(s string) { // replaced whole, as deployment tools do
 		t.Helper()
-		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
 			t.Fatal(err)
 		}
 	}
