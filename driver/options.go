@@ -143,12 +143,13 @@ func WithDecisionTimer(f func(context.Context, time.Duration)) Option {
 }
 
 // WithFlags makes the guard's and the rewrite's modes per statement come
-// from f's rollout rules (per table and tenant; package flags), the DSN's
+// from f (rollout rules per table and tenant: a *flags.Flags, or an adapter
+// to a flag service such as package pgx-tenant/openfeature), the DSN's
 // and options' modes being their defaults. The caller applies and watches
 // f's rules (flags.Flags.LoadFile, Watch); DSN key tenant_flags=<path>
 // instead has the connector read the file and follow it until the
 // connector (the *sql.DB) is closed.
-func WithFlags(f *flags.Flags) Option { return func(c *config) { c.flags = f } }
+func WithFlags(f flags.Decider) Option { return func(c *config) { c.flags = f } }
 
 // WithTenantColumn sets the tenant column of tenant-owned tables (default
 // tenant_id; DSN key tenant_column).
@@ -185,7 +186,7 @@ type config struct {
 	events  event.Handler
 	guard   guard.Mode
 	rewrite rewrite.Mode
-	flags   *flags.Flags
+	flags   flags.Decider
 	// decisionTimer receives each guard decision's duration.
 	decisionTimer func(context.Context, time.Duration)
 	flagsPath     string

@@ -340,6 +340,16 @@ func (f *Flags) Set(c *Config) error {
 	return nil
 }
 
+// Decider decides a statement's modes: *Flags from its rules, or an
+// adapter to a flag service (package pgx-tenant/openfeature). The driver
+// takes one with driver.WithFlags. Decide must be safe for concurrent use
+// and quick: it runs for every statement.
+type Decider interface {
+	Decide(tenant string, tables ...string) Decision
+}
+
+var _ Decider = (*Flags)(nil)
+
 // Decision is a statement's modes, decided from one snapshot.
 type Decision struct {
 	Guard, Rewrite, Required string
