@@ -55,6 +55,21 @@ var levels = map[Feature][]string{
 // Features lists the features in a stable order.
 var Features = []Feature{Guard, Rewrite, Required}
 
+// Strictest returns the strictest of modes for feature f, ignoring modes f
+// does not have; "off" when none is valid.
+func Strictest(f Feature, modes ...string) string {
+	best := 0
+	for _, m := range modes {
+		if l := level(f, m); l > best {
+			best = l
+		}
+	}
+	return levels[f][best]
+}
+
+// Valid reports whether mode is one of feature f's modes.
+func Valid(f Feature, mode string) bool { return level(f, mode) >= 0 }
+
 // level returns the rank of mode for f, or -1 when f has no such mode.
 func level(f Feature, mode string) int {
 	for i, m := range levels[f] {
