@@ -68,8 +68,11 @@ func NewConnector(config pgx.ConnConfig, opts ...Option) (*Connector, error) {
 	if cfg.pooler == PoolerTransaction {
 		unnamedOnly(&config)
 	}
+	if cfg.flags != nil && cfg.flagsPath != "" {
+		return nil, errors.New("pgx-tenant: tenant_flags and WithFlags both given: choose one")
+	}
 	var stop context.CancelFunc
-	if cfg.flagsPath != "" && cfg.flags == nil {
+	if cfg.flagsPath != "" {
 		required := "off"
 		if cfg.required {
 			required = "on"

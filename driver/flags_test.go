@@ -3,6 +3,8 @@ package driver_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"github.com/jackc/pgx/v5"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/pgx-tenant/pgx-tenant/driver"
 	"github.com/pgx-tenant/pgx-tenant/event"
+	"github.com/pgx-tenant/pgx-tenant/flags"
 	"github.com/pgx-tenant/pgx-tenant/guard"
 )
 
@@ -103,6 +106,33 @@ func TestFlags(t *testing.T) {
 	}
 }
 
+// TestFlagsOptions: WithFlags and tenant_flags do not combine; a nil
+// *flags.Flags is no flags.
+func TestFlagsOptions(t *testing.T) {
+	d := noRLSCaseDB(t)
+	path := filepath.Join(t.TempDir(), "flags.json")
+	if err := os.WriteFile(path, []byte(`{}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pgx.ParseConfig(d.AppDSN + " tenant_flags=" + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := flags.New(nil)
+	if _, err := driver.NewConnector(*cfg, driver.WithFlags(f)); err == nil {
+		t.Fatal("tenant_flags and WithFlags accepted together")
+	}
+	cfg, _ = pgx.ParseConfig(d.AppDSN)
+	c, err := driver.NewConnector(*cfg, driver.WithFlags((*flags.Flags)(nil)), driver.WithGuard(guard.Enforce))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sqlOpenDB(t, c)
+	if _, err := db.QueryContext(caseTenant(1), "SELECT * FROM invoices"); !errors.As(err, new(*guard.Violation)) {
+		t.Fatalf("nil flags: %v, want the DSN's enforce", err)
+	}
+}
+
 // TestFlagsBadFile: a bad flag file fails sql.Open's connector at once.
 func TestFlagsBadFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "flags.json")
@@ -125,8 +155,8 @@ func TestLearnInAudit(t *testing.T) {
 	ctx := caseTenant(1)
 	for i := 0; i < 20; i++ {
 		tenantsSeen(t, db, ctx, "SELECT tenant_id FROM invoices WHERE status = 'secret-42' AND id > $1", i)
+		tenantsSeen(t, db, ctx, fmt.Sprintf("SELECT tenant_id FROM customers WHERE id > %d", i)) // one fingerprint
 	}
-	tenantsSeen(t, db, ctx, "SELECT tenant_id FROM customers")
 	tenantsSeen(t, db, ctx, "SELECT tenant_id FROM invoices WHERE tenant_id = $1", "t01") // scoped: not learned
 	got := learn.Statements()
 	if len(got) != 2 {
@@ -137,8 +167,8 @@ func TestLearnInAudit(t *testing.T) {
 			t.Fatalf("learned %+v", s)
 		}
 	}
-	if got[1].Table != "invoices" || got[1].Count != 20 {
-		t.Fatalf("invoices learned %+v, want 20 executions", got[1])
+	if got[0].Table != "customers" || got[0].Count != 20 || got[1].Table != "invoices" || got[1].Count != 20 {
+		t.Fatalf("learned %+v, want 20 executions of each", got)
 	}
 	n := 0
 	for _, e := range logged.take() {

@@ -69,9 +69,17 @@ func (c *Conn) guard(ctx context.Context, ck checked, b binding) error {
 	}
 	v := guard.NewViolation(f.Rule, f.Table, pos, quoted, f.Detail)
 	v.Fingerprint = guard.Fingerprint(ck.query)
+	// The table at fault first, then every other the statement names: a
+	// statement is refused when any of its tables is enforced, so each
+	// counts it (metrics' would_block, the Learner).
 	var tables []string
 	if v.Table != "" {
 		tables = []string{v.Table}
+	}
+	for _, t := range c.tablesOf(ck.scope, nil) {
+		if t != v.Table {
+			tables = append(tables, t)
+		}
 	}
 	c.emit(ctx, event.Event{Kind: event.GuardViolation, Tenant: b.id, Tables: tables, Fingerprint: v.Fingerprint,
 		Mode: mode.String(), Rule: v.Rule, Message: v.Message, SQL: sqlcheck.Redact(ck.query)})

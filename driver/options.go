@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -142,14 +143,26 @@ func WithDecisionTimer(f func(context.Context, time.Duration)) Option {
 	return func(c *config) { c.decisionTimer = f }
 }
 
-// WithFlags makes the guard's and the rewrite's modes per statement come
-// from f (rollout rules per table and tenant: a *flags.Flags, or an adapter
-// to a flag service such as package pgx-tenant/openfeature), the DSN's
-// and options' modes being their defaults. The caller applies and watches
-// f's rules (flags.Flags.LoadFile, Watch); DSN key tenant_flags=<path>
-// instead has the connector read the file and follow it until the
-// connector (the *sql.DB) is closed.
-func WithFlags(f flags.Decider) Option { return func(c *config) { c.flags = f } }
+// WithFlags makes the guard's, the rewrite's and the tenant requirement's
+// modes per statement come from f (rollout rules per table and tenant: a
+// *flags.Flags, or an adapter to a flag service such as package
+// pgx-tenant/openfeature). f's answer is the whole answer: its defaults
+// (flags.New's Defaults) apply where no rule does and under its kill
+// switch, not the DSN's modes — build it with the defaults you want. The
+// caller applies and watches f's rules (flags.Flags.LoadFile, Watch). DSN
+// key tenant_flags=<path> instead has the connector build the rules with
+// the DSN's modes as defaults, read the file and follow it until the
+// connector (the *sql.DB) is closed; the two cannot be combined. A nil f
+// (a nil *flags.Flags too) is none.
+func WithFlags(f flags.Decider) Option {
+	return func(c *config) {
+		if f == nil || reflect.ValueOf(f).Kind() == reflect.Pointer && reflect.ValueOf(f).IsNil() {
+			c.flags = nil
+			return
+		}
+		c.flags = f
+	}
+}
 
 // WithTenantColumn sets the tenant column of tenant-owned tables (default
 // tenant_id; DSN key tenant_column).

@@ -41,6 +41,24 @@ type checked struct {
 	guardMode guard.Mode
 }
 
+// tablesOf appends to tables the tenant-owned relations (and hidden views)
+// a statement names, as the catalog names them, once each.
+func (c *Conn) tablesOf(s *sqlcheck.Scope, tables []string) []string {
+	if s == nil {
+		return tables
+	}
+	cat := c.connector.catalog.Load()
+	if cat == nil {
+		return tables
+	}
+	for _, r := range s.Refs {
+		if info, ok := cat.Lookup(r.Schema, r.Name); ok && (info.Owned || info.Hidden) && !slices.Contains(tables, info.Name) {
+			tables = append(tables, info.Name)
+		}
+	}
+	return tables
+}
+
 // modes returns the guard's and the rewrite's modes for a statement of
 // tenant b, and whether it needs a tenant: the connector's, or, with
 // rollout flags, the strictest the rules give the tenant-owned relations
@@ -51,17 +69,7 @@ func (c *Conn) modes(a *sqlcheck.Analysis, b binding) (guard.Mode, rewrite.Mode,
 		return c.cfg.guard, c.cfg.rewrite, c.cfg.required
 	}
 	var buf [8]string
-	tables := buf[:0]
-	if a.Scope != nil {
-		if cat := c.connector.catalog.Load(); cat != nil {
-			for _, r := range a.Scope.Refs {
-				if info, ok := cat.Lookup(r.Schema, r.Name); ok && (info.Owned || info.Hidden) && !slices.Contains(tables, info.Name) {
-					tables = append(tables, info.Name)
-				}
-			}
-		}
-	}
-	d := f.Decide(b.id, tables...)
+	d := f.Decide(b.id, c.tablesOf(a.Scope, buf[:0])...)
 	gm, err := guard.ParseMode(d.Guard)
 	if err != nil {
 		gm = c.cfg.guard

@@ -7,7 +7,7 @@ import (
 )
 
 // Limit returns a Handler that passes to h at most one event per kind,
-// rule and fingerprint every interval, so that a hot unscoped statement
+// rule, mode and fingerprint every interval, so that a hot unscoped statement
 // cannot flood the logs; the next event it passes says in Suppressed how
 // many it dropped meanwhile. Keys not seen for an interval are forgotten.
 func Limit(h Handler, every time.Duration) Handler {
@@ -15,8 +15,8 @@ func Limit(h Handler, every time.Duration) Handler {
 }
 
 type limitKey struct {
-	kind              Kind
-	rule, fingerprint string
+	kind                    Kind
+	rule, mode, fingerprint string
 }
 
 type limitState struct {
@@ -35,7 +35,7 @@ type limiter struct {
 
 func (l *limiter) Handle(ctx context.Context, e Event) {
 	now := time.Now()
-	k := limitKey{e.Kind, e.Rule, e.Fingerprint}
+	k := limitKey{e.Kind, e.Rule, e.Mode, e.Fingerprint}
 	l.mu.Lock()
 	if now.Sub(l.swept) > l.every {
 		for key, st := range l.seen {

@@ -85,8 +85,9 @@ type Rules struct {
 	// Default is the mode of every table and tenant no other rule names
 	// ("" keeps the DSN's).
 	Default string `json:"default,omitempty"`
-	// Tables override the default per table (as the guard names it:
-	// "invoices", "audit.log").
+	// Tables override the default per table, named schema-qualified
+	// ("audit.log"; "public." may be left out). A view has its own rule:
+	// name it; a rule on a table does not reach the views over it.
 	Tables map[string]string `json:"tables,omitempty"`
 	// Tenants override everything else per tenant.
 	Tenants map[string]string `json:"tenants,omitempty"`
@@ -278,7 +279,7 @@ func compileModes(f Feature, m map[string]string) map[string]int {
 	}
 	out := make(map[string]int, len(m))
 	for k, v := range m {
-		out[strings.ToLower(k)] = level(f, v)
+		out[TableKey(k)] = level(f, v)
 	}
 	return out
 }
@@ -292,6 +293,14 @@ func set(l []string) map[string]bool {
 		m[s] = true
 	}
 	return m
+}
+
+// TableKey is how rules name a table: as the guard names it, lower case,
+// schema-qualified except in public ("invoices", "public.invoices" and
+// " Invoices" are one table; "audit.log" is not "log").
+func TableKey(name string) string {
+	name = strings.ToLower(strings.TrimSpace(name))
+	return strings.TrimPrefix(name, "public.")
 }
 
 // Bucket is where a tenant falls in a percentage rollout: 0–9999, from a
@@ -401,7 +410,7 @@ func (s *snapshot) strictest(f Feature, tenant string, tables []string) int {
 	}
 	best := -1
 	for _, t := range tables {
-		if m := c.tableMode(strings.ToLower(t), s.defaults[i]); m > best {
+		if m := c.tableMode(TableKey(t), s.defaults[i]); m > best {
 			best = m
 		}
 	}

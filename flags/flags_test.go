@@ -57,6 +57,8 @@ func TestRules(t *testing.T) {
 		{"denied tenant not in the cohort", cohort, "t06", []string{"customers"}, Decision{"audit", "audit", "on"}},
 		{"tenant over cohort", cohort, "t07", []string{"customers"}, Decision{"off", "audit", "on"}},
 		{"outside the cohort", cohort, "t08", []string{"audit.log"}, Decision{"off", "audit", "on"}},
+		{"public. left out of a rule", `{"guard": {"tables": {"public.invoices": "enforce", " Customers ": "audit"}}}`, "t01", []string{"invoices"}, Decision{"enforce", "audit", "on"}},
+		{"rule names trimmed and folded", `{"guard": {"tables": {" Customers ": "audit"}}}`, "t01", []string{"customers"}, Decision{"audit", "audit", "on"}},
 		{"required off for a tenant", `{"required": {"tenants": {"admin": "off"}}}`, "admin", nil, Decision{"off", "audit", "off"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

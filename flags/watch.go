@@ -29,6 +29,7 @@ func (f *Flags) Watch(ctx context.Context, path string, interval time.Duration, 
 		interval = time.Second
 	}
 	var last, bad []byte
+	var lastErr string // a read error is reported when it changes
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for first := true; ; first = false {
@@ -41,11 +42,13 @@ func (f *Flags) Watch(ctx context.Context, path string, interval time.Duration, 
 		}
 		data, err := os.ReadFile(path)
 		if err != nil {
-			if onError != nil {
+			if onError != nil && err.Error() != lastErr {
 				onError(err)
 			}
+			lastErr = err.Error()
 			continue
 		}
+		lastErr = ""
 		if last != nil && bytes.Equal(data, last) {
 			continue
 		}

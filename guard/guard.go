@@ -139,9 +139,13 @@ func excerpt(sql string, pos int) string {
 }
 
 // Fingerprint identifies a statement text in events and violations: the
-// first 16 hex digits of the SHA-256 of the text with runs of white space
-// collapsed. Texts that differ only in layout share it.
+// first 16 hex digits of the SHA-256 of the text with its constants
+// replaced by ? and runs of white space collapsed. Texts that differ only
+// in layout or in inlined values share it.
 func Fingerprint(sql string) string {
+	if r := sqlcheck.Redact(sql); r != "" {
+		sql = r
+	}
 	h := sha256.New()
 	space := false
 	for i := 0; i < len(sql); i++ {
