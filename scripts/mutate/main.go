@@ -424,8 +424,8 @@ var mutations = []mutation{
 	{
 		name: "flags: the strictest table does not decide",
 		file: "flags/flags.go",
-		old:  "if m := c.tableMode(strings.ToLower(t), s.defaults[i]); m > best {",
-		new:  "if m := c.tableMode(strings.ToLower(t), s.defaults[i]); best < 0 {",
+		old:  "if m := c.tableMode(TableKey(t), s.defaults[i]); m > best {",
+		new:  "if m := c.tableMode(TableKey(t), s.defaults[i]); best < 0 {",
 		pkg:  "./flags", tests: "TestRules",
 	},
 	{
