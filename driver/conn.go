@@ -541,22 +541,32 @@ func (c *Conn) ExecContext(ctx context.Context, query string, args []sqldriver.N
 	return c.exec(ctx, a, b, call{query: query, args: args})
 }
 
-// exec checks and runs cl, which may carry a Stmt's description.
-func (c *Conn) exec(ctx context.Context, a *sqlcheck.Analysis, b binding, cl call) (sqldriver.Result, error) {
+// check decides, before anything is sent, whether cl may run and as what:
+// its arguments, the tenant its modes require, the rewrite, the guard.
+func (c *Conn) check(ctx context.Context, a *sqlcheck.Analysis, b binding, cl call) (call, error) {
 	if err := c.checkArgs(cl.query, cl.args); err != nil {
-		return nil, err
+		return call{}, err
 	}
 	gm, rm, req := c.modes(a, b)
 	if req && !b.has {
 		c.report(ctx, cl.query, ErrNoTenant)
-		return nil, ErrNoTenant
+		return call{}, ErrNoTenant
 	}
 	cl, ck, err := c.rewrite(ctx, a, b, cl, rm)
 	if err != nil {
-		return nil, err
+		return call{}, err
 	}
 	ck.guardMode = gm
 	if err := c.guard(ctx, ck, b); err != nil {
+		return call{}, err
+	}
+	return cl, nil
+}
+
+// exec checks and runs cl, which may carry a Stmt's description.
+func (c *Conn) exec(ctx context.Context, a *sqlcheck.Analysis, b binding, cl call) (sqldriver.Result, error) {
+	cl, err := c.check(ctx, a, b, cl)
+	if err != nil {
 		return nil, err
 	}
 	query, args := cl.query, cl.args
@@ -579,20 +589,8 @@ func (c *Conn) QueryContext(ctx context.Context, query string, args []sqldriver.
 
 // query checks and runs cl, which may carry a Stmt's description.
 func (c *Conn) query(ctx context.Context, a *sqlcheck.Analysis, b binding, cl call) (sqldriver.Rows, error) {
-	if err := c.checkArgs(cl.query, cl.args); err != nil {
-		return nil, err
-	}
-	gm, rm, req := c.modes(a, b)
-	if req && !b.has {
-		c.report(ctx, cl.query, ErrNoTenant)
-		return nil, ErrNoTenant
-	}
-	cl, ck, err := c.rewrite(ctx, a, b, cl, rm)
+	cl, err := c.check(ctx, a, b, cl)
 	if err != nil {
-		return nil, err
-	}
-	ck.guardMode = gm
-	if err := c.guard(ctx, ck, b); err != nil {
 		return nil, err
 	}
 	query, args := cl.query, cl.args

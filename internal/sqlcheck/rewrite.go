@@ -249,21 +249,18 @@ func rewriteTree(tree *pg_query.ParseResult, src string, names []string, column,
 	// The deparser has other faults ((ARRAY[…])[1:1] printed without its
 	// parentheses): a text that does not print back to itself is not
 	// rewritten.
-	if again, err := pg_query.Parse(out); err != nil {
+	printed, err := pg_query.Parse(out)
+	if err != nil {
 		return nil, fmt.Errorf("the deparsed text does not parse: %v", err)
-	} else if out2, err := pg_query.Deparse(again); err != nil || fixLocking(out2) != out {
+	}
+	if out2, err := pg_query.Deparse(printed); err != nil || fixLocking(out2) != out {
 		return nil, fmt.Errorf("the deparsed text does not survive a round trip")
 	}
 	if err := r.template(out, names); err != nil {
 		return nil, err
 	}
-	// The guard decides what will run: the deparsed text, parsed again
-	// (once per text), not the tree it was printed from. A text the
-	// parser refuses is not rewritten.
-	printed, err := pg_query.Parse(out)
-	if err != nil {
-		return nil, fmt.Errorf("the rewritten text does not parse: %v", err)
-	}
+	// The guard decides what will run: the deparsed text as parsed
+	// above (once per text), not the tree it was printed from.
 	r.Scope = newScoper(out, column, setting, false, n).run(printed)
 	r.Scope.Named = names
 	return r, nil

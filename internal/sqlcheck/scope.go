@@ -714,6 +714,16 @@ func (sc *scoper) register(b int, name string) {
 	sc.names[b][name] = -1
 }
 
+// whereSlot is where the rewrite ANDs an UPDATE's or DELETE's predicates:
+// its WHERE, or nowhere for WHERE CURRENT OF (the cursor's query is
+// scoped, and the clause takes no AND).
+func whereSlot(where **pg_query.Node) **pg_query.Node {
+	if (*where).GetCurrentOfExpr() != nil {
+		return nil
+	}
+	return where
+}
+
 // unrewritable leaves reference i (if any) to the guard.
 func (sc *scoper) unrewritable(i int) {
 	if sc.rw && i >= 0 {
@@ -1293,11 +1303,7 @@ func (sc *scoper) update(u *pg_query.UpdateStmt, outer int) {
 		sc.withClause(u.WithClause, outer)
 		defer sc.popWith()
 	}
-	slot := &u.WhereClause
-	if u.WhereClause.GetCurrentOfExpr() != nil {
-		slot = nil // WHERE CURRENT OF: the cursor's query is scoped, and takes no AND
-	}
-	b := sc.block(outer, slot)
+	b := sc.block(outer, whereSlot(&u.WhereClause))
 	sc.mainBlock[u] = b
 	r := sc.ref(u.Relation, RefUpdate, b, "")
 	sc.names[b][aliasOf(u.Relation)] = r
@@ -1314,11 +1320,7 @@ func (sc *scoper) delete(d *pg_query.DeleteStmt, outer int) {
 		sc.withClause(d.WithClause, outer)
 		defer sc.popWith()
 	}
-	slot := &d.WhereClause
-	if d.WhereClause.GetCurrentOfExpr() != nil {
-		slot = nil // WHERE CURRENT OF: the cursor's query is scoped, and takes no AND
-	}
-	b := sc.block(outer, slot)
+	b := sc.block(outer, whereSlot(&d.WhereClause))
 	sc.mainBlock[d] = b
 	r := sc.ref(d.Relation, RefDelete, b, "")
 	sc.names[b][aliasOf(d.Relation)] = r
