@@ -259,3 +259,16 @@ func BenchmarkMode(b *testing.B) {
 		_ = f.Mode(Guard, "t01", "invoices", "customers")
 	}
 }
+
+// TestWatchMissingFile: a file that stays missing is reported once, not
+// at every tick.
+func TestWatchMissingFile(t *testing.T) {
+	f := mustFlags(t, nil, "")
+	var n atomic.Int64
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	f.Watch(ctx, filepath.Join(t.TempDir(), "none.json"), 5*time.Millisecond, func(error) { n.Add(1) })
+	if n.Load() != 1 {
+		t.Fatalf("%d reports of one missing file, want 1", n.Load())
+	}
+}
