@@ -86,6 +86,17 @@ func (s *Scope) DecideLifted(t Tables, tenant string, lits []string, args []any)
 	return d.run()
 }
 
+// Lint returns the first reason the statement could not be scoped to a
+// tenant whatever its arguments: a parameter, named argument or literal
+// compared with (or written to) the tenant column counts as the tenant,
+// since a file does not say which values a statement runs with. It is the
+// question of "pgx-tenant lint", asked of SQL files before they run.
+func (s *Scope) Lint(t Tables) (f *Finding) {
+	defer recoverFinding(&f)
+	d := decision{s: s, t: t, structural: true}
+	return d.run()
+}
+
 type decision struct {
 	s      *Scope
 	t      Tables

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/pgx-tenant/pgx-tenant/guard"
+	"github.com/pgx-tenant/pgx-tenant/internal/lint"
+)
+
+func init() {
+	var (
+		db     dbFlags
+		tables string
+		asJSON bool
+	)
+	register(&command{
+		name: "lint",
+		args: "FILE|DIR...",
+		summary: `Report SQL statements in files that the guard would report: references to tenant-owned
+tables without an equality on the tenant column, TRUNCATE/COPY/LOCK of them, views hiding the
+column, and writes of the tenant setting. Directories are searched for *.sql files. The
+tenant-owned tables are discovered from --dsn (or $DATABASE_URL), or listed with --tables.
+A parameter or literal compared with the tenant column counts as the tenant (the driver checks
+the value at run time). A comment "pgx-tenant:ignore <reason>" in or before a statement skips it.`,
+		flags: func(fs *flag.FlagSet) func() error {
+			db.register(fs)
+			fs.StringVar(&tables, "tables", "", "tenant-owned tables, comma-separated ([schema.]name), instead of discovering them")
+			fs.BoolVar(&asJSON, "json", false, "print findings as a JSON array")
+			return db.validate
+		},
+		run: func(ctx context.Context, e *env, _ *flag.FlagSet, args []string) int {
+			if len(args) == 0 {
+				e.errorf("lint: name the .sql files or directories to lint")
+				return exitError
+			}
+			files, err := sqlFiles(args)
+			if err != nil {
+				e.errorf("lint: %v", err)
+				return exitError
+			}
+			cat, err := lintCatalog(ctx, e, &db, tables)
+			if err != nil {
+				e.errorf("lint: %v", err)
+				return exitError
+			}
+			l := lint.New(db.setting, db.column, cat, cat.Names())
+			found := []lint.Finding{}
+			for _, f := range files {
+				src, err := os.ReadFile(f)
+				if err != nil {
+					e.errorf("lint: %v", err)
+					return exitError
+				}
+				found = append(found, l.File(f, string(src))...)
+			}
+			if asJSON {
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				enc.Encode(found)
+			} else {
+				for _, f := range found {
+					fmt.Fprintln(e.stdout, f)
+				}
+			}
+			s := l.Stats
+			fmt.Fprintf(e.stderr, "%d finding(s) in %d statement(s) of %d file(s); %d ignored; tenant-owned: %s\n",
+				len(found), s.Statements, s.Files, s.Ignored, strings.Join(cat.Owned(), ", "))
+			if len(found) > 0 {
+				return exitFindings
+			}
+			return exitOK
+		},
+	})
+}
+
+// lintCatalog lists the tenant-owned tables from --tables, or discovers
+// them from the database.
+func lintCatalog(ctx context.Context, e *env, db *dbFlags, tables string) (*guard.Catalog, error) {
+	if tables != "" {
+		var rels []guard.Relation
+		for _, t := range strings.Split(tables, ",") {
+			t = strings.TrimSpace(t)
+			if t == "" {
+				continue
+			}
+			schema, name, ok := strings.Cut(t, ".")
+			if !ok {
+				schema, name = "public", t
+			}
+			if schema == "" || name == "" || strings.Contains(name, ".") {
+				return nil, fmt.Errorf("--tables: %q is not [schema.]table", t)
+			}
+			rels = append(rels, guard.Relation{Schema: strings.ToLower(schema), Name: strings.ToLower(name), Owned: true})
+		}
+		if len(rels) == 0 {
+			return nil, errors.New("--tables: no table named")
+		}
+		return guard.NewCatalog(db.column, nil, rels...), nil
+	}
+	if db.dsn == "" && e.getenv("DATABASE_URL") == "" {
+		return nil, errors.New("no tenant-owned tables: pass --dsn (or set DATABASE_URL) to discover them, or list them with --tables")
+	}
+	conn, err := db.connect(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	return guard.Discover(ctx, conn, db.column, db.setting)
+}
+
+// sqlFiles expands directories into the *.sql files under them, sorted;
+// files named explicitly are linted whatever their extension.
+func sqlFiles(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		fi, err := os.Stat(a)
+		if err != nil {
+			return nil, err
+		}
+		if !fi.IsDir() {
+			out = append(out, a)
+			continue
+		}
+		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && strings.EqualFold(filepath.Ext(p), ".sql") {
+				out = append(out, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
