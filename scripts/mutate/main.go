@@ -512,6 +512,34 @@ var mutations = []mutation{
 		new:  "\tr.Scope = newScoper(out, column, setting, false, n).run(printed)\n\tif len(printed.Stmts) > 0 {\n\t\tr.Scope = &Scope{}\n\t}",
 		pkg:  "./driver", tests: "TestRewriteRefusesMismatch",
 	},
+	{
+		name: "lint: sqlc macros not read as parameters",
+		file: "internal/lint/lint.go",
+		old:  "\t\ttext := sqlcMacros(st.text)",
+		new:  "\t\ttext := st.text",
+		pkg:  "./internal/lint", tests: "TestFile",
+	},
+	{
+		name: "lint: semicolons inside BEGIN ATOMIC end the statement",
+		file: "internal/lint/lint.go",
+		old:  "\t\t\tif prev == pg_query.Token_BEGIN_P {\n\t\t\t\tatomic++",
+		new:  "\t\t\tif prev == pg_query.Token_BEGIN_P && false {\n\t\t\t\tatomic++",
+		pkg:  "./internal/lint", tests: "TestSplit",
+	},
+	{
+		name: "lint: tampering not reported",
+		file: "internal/lint/lint.go",
+		old:  "\t\tif a.Tamper != \"\" {",
+		new:  "\t\tif false {",
+		pkg:  "./internal/lint", tests: "TestFile|TestGuardCases",
+	},
+	{
+		name: "lint: a file with a NUL byte linted up to it",
+		file: "internal/lint/lint.go",
+		old:  "\tif i := strings.IndexByte(src, 0); i >= 0 {",
+		new:  "\tif i := strings.IndexByte(src, 0); i < -1 {",
+		pkg:  "./internal/lint", tests: "TestGuardCases",
+	},
 }
 
 func main() {
