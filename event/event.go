@@ -75,14 +75,14 @@ type HandlerFunc func(ctx context.Context, e Event)
 func (f HandlerFunc) Handle(ctx context.Context, e Event) { f(ctx, e) }
 
 // Slog returns a Handler that logs each event at level Warn (Info for
-// bypasses) through l, or discards events when l is nil.
+// bypasses and tenant switches) through l, or discards events when l is nil.
 func Slog(l *slog.Logger) Handler {
 	return HandlerFunc(func(ctx context.Context, e Event) {
 		if l == nil {
 			return
 		}
 		level := slog.LevelWarn
-		if e.Kind == GuardBypass {
+		if e.Kind == GuardBypass || e.Kind == TenantSwitched {
 			level = slog.LevelInfo
 		}
 		attrs := []slog.Attr{slog.String("kind", string(e.Kind))}
