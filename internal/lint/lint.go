@@ -25,9 +25,11 @@
 //
 // # Ignoring a statement
 //
-// A comment "pgx-tenant:ignore <reason>" inside a statement or right before
-// it (migrations that backfill every tenant's rows, say) skips it; the reason
-// is required, and ignored statements are counted in the summary.
+// A comment that starts with "pgx-tenant:ignore <reason>", inside a
+// statement or right before it (migrations that backfill every tenant's
+// rows, say), skips it; the reason is required, and ignored statements are
+// counted in the summary. A comment that only mentions the marker later in
+// its text does not count.
 package lint
 
 import (
@@ -145,7 +147,11 @@ func (l *Linter) File(name, src string) []Finding {
 		if a.Scope == nil {
 			continue
 		}
-		f := a.Scope.Lint(l.tables)
+		var lits []string
+		if a.Lifted {
+			lits = sqlcheck.Literals(text)
+		}
+		f := a.Scope.Lint(l.tables, lits)
 		if f == nil {
 			continue
 		}
@@ -164,8 +170,9 @@ func (l *Linter) File(name, src string) []Finding {
 type statement struct {
 	start          int
 	text           string
-	query          string // sqlc name
-	ignore         string // the reason of a pgx-tenant:ignore
+	query          string   // sqlc name
+	comments       []string // the comments before and inside it
+	ignore         string   // the reason of a pgx-tenant:ignore
 	ignoreNoReason bool
 }
 
@@ -186,7 +193,7 @@ func split(src string) ([]statement, error) {
 	)
 	flush := func() {
 		if first >= 0 {
-			st := statement{start: first, text: src[first:last]}
+			st := statement{start: first, text: src[first:last], comments: comments}
 			for _, c := range comments {
 				st.note(c)
 			}
@@ -229,7 +236,7 @@ func split(src string) ([]statement, error) {
 
 var (
 	nameComment   = regexp.MustCompile(`^--\s*name:\s*(\S+)`)
-	ignoreComment = regexp.MustCompile(`pgx-tenant:ignore\b[\s:]*(.*?)\s*(\*/)?$`)
+	ignoreComment = regexp.MustCompile(`^(?:--|/\*)\s*pgx-tenant:ignore\b[\s:]*(.*?)\s*(\*/)?$`)
 )
 
 func (st *statement) note(comment string) {

@@ -2,6 +2,8 @@ package lint
 
 import (
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -142,5 +144,97 @@ func TestGuardCases(t *testing.T) {
 	}
 	if allowed < 200 || refused < 200 {
 		t.Fatalf("only %d allowed and %d structurally refused cases: the corpus did not load", allowed, refused)
+	}
+}
+
+// TestCorpus lints testdata/*.sql: realistic migrations and ORM output
+// written against the guard cases' schema (internal/guardcases). A
+// statement whose comments say "want: <rule>" must be reported with that
+// rule; every other statement must pass — a correct statement refused is
+// the second-worst bug.
+func TestCorpus(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no corpus: %v", err)
+	}
+	var pass, fail int
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sts, err := split(string(src))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, st := range sts {
+			if st.ignore != "" {
+				continue
+			}
+			want := ""
+			for _, c := range st.comments {
+				if m := wantComment.FindStringSubmatch(c); m != nil {
+					want = m[1]
+				}
+			}
+			line, _ := lineCol(string(src), st.start)
+			got := newLinter().File(f, st.text)
+			var rules []string
+			for _, g := range got {
+				rules = append(rules, g.Rule)
+			}
+			switch {
+			case want == "" && len(got) > 0:
+				t.Errorf("%s:%d: false positive: %v\n%s", f, line, got, st.text)
+			case want != "" && (len(rules) != 1 || rules[0] != want):
+				t.Errorf("%s:%d: got %v, want %s\n%s", f, line, rules, want, st.text)
+			}
+			if want == "" {
+				pass++
+			} else {
+				fail++
+			}
+		}
+	}
+	t.Logf("%d statements pass, %d reported", pass, fail)
+	if pass < 100 || fail < 20 {
+		t.Errorf("corpus too small: %d pass, %d reported", pass, fail)
+	}
+}
+
+var wantComment = regexp.MustCompile(`want:\s*([a-z_]+)`)
+
+// TestLiterals: literals compared with or written to tenant columns must
+// agree — they cannot all be the tenant — while one literal, or the same one
+// twice, passes.
+func TestLiterals(t *testing.T) {
+	for sql, want := range map[string]string{
+		"UPDATE invoices SET tenant_id = 't02' WHERE tenant_id = 't01' AND id = 1":                                                                 "tenant_mismatch",
+		"SELECT * FROM invoices WHERE tenant_id = 't01' OR tenant_id = 't02'":                                                                      "tenant_mismatch",
+		"SELECT * FROM invoices WHERE tenant_id = 't01' UNION ALL SELECT * FROM invoices WHERE tenant_id = 't02'":                                  "tenant_mismatch",
+		"DELETE FROM invoices WHERE tenant_id IN ('t01', 't02')":                                                                                   "tenant_mismatch",
+		"INSERT INTO invoices (id, tenant_id) VALUES (1, 't01'), (2, 't02')":                                                                       "tenant_mismatch",
+		"SELECT i.id FROM invoices i JOIN customers c ON c.tenant_id = 't02' AND c.id = i.customer_id WHERE i.tenant_id = 't01'":                   "tenant_mismatch",
+		"INSERT INTO invoices (id, tenant_id) VALUES (1, 't01'), (2, 't01')":                                                                       "",
+		"SELECT * FROM invoices WHERE tenant_id = 't01' AND id IN (SELECT invoice_id FROM line_items WHERE tenant_id = 't01')":                     "",
+		"SELECT * FROM invoices WHERE tenant_id = $1 AND id IN (SELECT invoice_id FROM line_items WHERE tenant_id = 't01')":                        "",
+		"SELECT * FROM invoices WHERE tenant_id = 't01' AND status = 'open' AND id IN (SELECT invoice_id FROM line_items WHERE tenant_id = 't01')": "",
+	} {
+		got := newLinter().File("q.sql", sql)
+		switch {
+		case want == "" && len(got) > 0:
+			t.Errorf("%s: false positive %v", sql, got)
+		case want != "" && (len(got) != 1 || got[0].Rule != want):
+			t.Errorf("%s: got %v, want %s", sql, got, want)
+		}
+	}
+}
+
+// TestIgnoreMarker: only a comment that starts with the marker ignores.
+func TestIgnoreMarker(t *testing.T) {
+	l := newLinter()
+	got := l.File("q.sql", "-- This file documents pgx-tenant:ignore markers.\nDELETE FROM invoices;\n/* pgx-tenant:ignore: owner backfill */ DELETE FROM customers;\n")
+	if len(got) != 1 || got[0].Table != "invoices" || l.Stats.Ignored != 1 {
+		t.Errorf("got %v, stats %+v; want invoices reported and customers ignored", got, l.Stats)
 	}
 }

@@ -91,9 +91,17 @@ func (s *Scope) DecideLifted(t Tables, tenant string, lits []string, args []any)
 // compared with (or written to) the tenant column counts as the tenant,
 // since a file does not say which values a statement runs with. It is the
 // question of "pgx-tenant lint", asked of SQL files before they run.
-func (s *Scope) Lint(t Tables) (f *Finding) {
+//
+// One exception: the literals compared with or written to tenant columns
+// must all be the same value, since they cannot all be the tenant. lits are
+// the literals of a lifted text (Analysis.Lifted: Literals of the text),
+// nil otherwise.
+func (s *Scope) Lint(t Tables, lits []string) (f *Finding) {
 	defer recoverFinding(&f)
-	d := decision{s: s, t: t, structural: true}
+	d := decision{s: s, t: t, structural: true, lint: true, lifted: lits != nil, lits: len(lits)}
+	for _, l := range lits {
+		d.args = append(d.args, l)
+	}
 	return d.run()
 }
 
@@ -108,6 +116,10 @@ type decision struct {
 	// counts as the tenant (the rewrite's question: could a predicate
 	// scope the reference, whatever the values?).
 	structural bool
+	// lint: structural, except that the literals compared with tenant
+	// columns must agree (lintTenant is the first one seen).
+	lint       bool
+	lintTenant *string
 	refs       []refState
 }
 
@@ -151,6 +163,10 @@ func (d *decision) run() *Finding {
 			return d.finding(RuleLock, i, "LOCK takes every tenant's rows")
 		case RefPrepared:
 			return d.finding(RuleUnverifiable, i, "is used by an SQL PREPARE, whose arguments the guard cannot see")
+		case RefOpaque:
+			return d.finding(RuleUnverifiable, i, "is named in a DO block, whose statements the guard cannot see")
+		case RefRule:
+			return d.finding(RuleUnverifiable, i, "is used by the action of a rule, which runs inside other statements")
 		}
 	}
 	if len(d.s.Unverifiable) > 0 {
@@ -366,12 +382,32 @@ func (d *decision) only(refs []int) int {
 	return found
 }
 
+// literal returns the value of o when the text spells it out: a literal,
+// or a parameter of a lifted text that stands for one.
+func (d *decision) literal(o Operand) (string, bool) {
+	switch {
+	case o.Kind == OperandLiteral:
+		return o.Literal, true
+	case o.Kind == OperandParam && d.lifted && o.Param >= 1 && o.Param <= d.lits:
+		v, ok := d.args[o.Param-1].(string)
+		return v, ok
+	}
+	return "", false
+}
+
 // valid reports whether o is the tenant; mismatch describes o when it
 // names another tenant.
 func (d *decision) valid(o Operand) (ok bool, mismatch string) {
 	if d.structural {
 		switch o.Kind {
 		case OperandLiteral, OperandParam, OperandNamed:
+			if v, ok := d.literal(o); ok && d.lint {
+				if d.lintTenant == nil {
+					d.lintTenant = &v
+				} else if *d.lintTenant != v {
+					return false, "compares or writes the tenant column with two different tenant literals"
+				}
+			}
 			return true, ""
 		}
 	}

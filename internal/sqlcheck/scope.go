@@ -1,6 +1,7 @@
 package sqlcheck
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -46,10 +47,12 @@ const (
 	RefCopy                    // COPY table TO/FROM
 	RefLock                    // LOCK
 	RefPrepared                // inside SQL PREPARE: runs later with values the text does not show
+	RefOpaque                  // named in the source of a DO block, whose statements the parser does not see
+	RefRule                    // in the action of a CREATE RULE: runs later, inside other statements
 )
 
 func (k RefKind) String() string {
-	return [...]string{"read", "insert", "update", "delete", "truncate", "copy", "lock", "prepare"}[k]
+	return [...]string{"read", "insert", "update", "delete", "truncate", "copy", "lock", "prepare", "do", "rule"}[k]
 }
 
 // Ref is one reference to a relation.
@@ -256,6 +259,10 @@ func (sc *scoper) stmt(n *pg_query.Node, outer int) {
 	case *pg_query.Node_ExplainStmt:
 		sc.stmt(x.ExplainStmt.Query, outer)
 	case *pg_query.Node_CreateTableAsStmt:
+		if x.CreateTableAsStmt.Into.GetSkipData() {
+			// WITH NO DATA: the query's columns are read, not its rows.
+			return
+		}
 		// A materialized view holds no parameters: never rewritten.
 		matview := x.CreateTableAsStmt.Objtype == pg_query.ObjectType_OBJECT_MATVIEW
 		if matview {
@@ -272,6 +279,28 @@ func (sc *scoper) stmt(n *pg_query.Node, outer int) {
 		sc.stmt(x.PrepareStmt.Query, outer)
 		for i := first; i < len(sc.s.Refs); i++ {
 			sc.s.Refs[i].Kind = RefPrepared
+		}
+	case *pg_query.Node_RuleStmt:
+		// A rule's actions run inside later statements on its table,
+		// under whoever runs them: references in them are not this
+		// statement's to scope.
+		first := len(sc.s.Refs)
+		for _, a := range x.RuleStmt.Actions {
+			sc.stmt(a, outer)
+		}
+		for i := first; i < len(sc.s.Refs); i++ {
+			sc.s.Refs[i].Kind = RefRule
+		}
+	case *pg_query.Node_DoStmt:
+		// The block's statements are PL/pgSQL the scope analysis does not
+		// parse: every relation its source names is a reference the guard
+		// cannot verify.
+		for _, o := range x.DoStmt.Args {
+			if d := o.GetDefElem(); d != nil && d.Defname == "as" {
+				for _, name := range sourceNames(d.Arg.GetString_().GetSval()) {
+					sc.ref(&pg_query.RangeVar{Schemaname: name[0], Relname: name[1]}, RefOpaque, -1, "")
+				}
+			}
 		}
 	case *pg_query.Node_ExecuteStmt:
 		sc.unverified(0, "SQL EXECUTE runs a statement the guard cannot see")
@@ -1428,4 +1457,44 @@ func (sc *scoper) merge(m *pg_query.MergeStmt, outer int) {
 			sc.write(w, wsite{merge: c})
 		}
 	}
+}
+
+// sourceWord matches a name in procedural source, qualified or not, quoted
+// or not: group 1 is the first part, group 2 the second.
+var sourceWord = regexp.MustCompile(`("(?:[^"]|"")+"|[A-Za-z_\x80-\xff][A-Za-z0-9_$\x80-\xff]*)(?:\s*\.\s*("(?:[^"]|"")+"|[A-Za-z_\x80-\xff][A-Za-z0-9_$\x80-\xff]*))?`)
+
+// maxSourceNames bounds the references one DO block adds.
+const maxSourceNames = 4096
+
+// sourceNames returns the (schema, name) pairs the words of src could
+// name, as PostgreSQL would fold them — in code, strings (EXECUTE 'TRUNCATE
+// invoices') and comments alike: conservative, since what runs cannot be
+// told from the words. A qualified name counts qualified and as its last
+// part alone.
+func sourceNames(src string) [][2]string {
+	seen := map[[2]string]bool{}
+	var out [][2]string
+	add := func(k [2]string) {
+		if !seen[k] && len(out) < maxSourceNames {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	for _, m := range sourceWord.FindAllStringSubmatch(src, -1) {
+		if m[2] != "" {
+			add([2]string{foldName(m[1]), foldName(m[2])})
+			add([2]string{"", foldName(m[2])})
+		}
+		add([2]string{"", foldName(m[1])})
+	}
+	return out
+}
+
+// foldName reads an identifier as PostgreSQL does: quoted as written,
+// unquoted in lower case.
+func foldName(s string) string {
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		return strings.ReplaceAll(s[1:len(s)-1], `""`, `"`)
+	}
+	return strings.ToLower(s)
 }

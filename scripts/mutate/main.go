@@ -513,6 +513,27 @@ var mutations = []mutation{
 		pkg:  "./driver", tests: "TestRewriteRefusesMismatch",
 	},
 	{
+		name: "guard: a DO block's source not searched for relations",
+		file: "internal/sqlcheck/scope.go",
+		old:  "\t\t\tif d := o.GetDefElem(); d != nil && d.Defname == \"as\" {",
+		new:  "\t\t\tif d := o.GetDefElem(); d != nil && d.Defname == \"nope\" {",
+		pkg:  "./guard", tests: "TestCases",
+	},
+	{
+		name: "guard: a rule's actions scoped as the statement's own",
+		file: "internal/sqlcheck/scope.go",
+		old:  "\t\t\tsc.s.Refs[i].Kind = RefRule",
+		new:  "",
+		pkg:  "./guard", tests: "TestCases",
+	},
+	{
+		name: "lint: literals naming two tenants pass",
+		file: "internal/sqlcheck/decide.go",
+		old:  "\t\t\t\t} else if *d.lintTenant != v {",
+		new:  "\t\t\t\t} else if false {",
+		pkg:  "./internal/lint", tests: "TestLiterals|TestCorpus",
+	},
+	{
 		name: "lint: sqlc macros not read as parameters",
 		file: "internal/lint/lint.go",
 		old:  "\t\ttext := sqlcMacros(st.text)",
