@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pgx-tenant/pgx-tenant/tenant"
 )
@@ -30,6 +32,14 @@ const InsecureCookieName = "tenant"
 
 // maxValueLen bounds what Verify reads; browsers keep cookies under 4 KiB.
 const maxValueLen = 4096
+
+var (
+	// errPrincipalUTF8: JSON would replace the invalid bytes with U+FFFD,
+	// binding the cookie to another principal than the one given.
+	errPrincipalUTF8 = errors.New("tenanthttp: principal is not valid UTF-8")
+	// errTooLong: browsers drop the cookie, and Verify would refuse it.
+	errTooLong = errors.New("tenanthttp: tenant cookie longer than 4096 bytes")
+)
 
 // version is the first part of every value; the MAC covers it, so a value
 // cannot be re-read under another format.
@@ -103,7 +113,8 @@ func WithVerificationKeys(keys ...Key) CookieOption {
 // [InsecureCookieName] with WithSecure(false)).
 func WithCookieName(name string) CookieOption { return func(c *cookieConfig) { c.name = name } }
 
-// WithTTL sets how long an issued cookie stays valid (default 12 hours).
+// WithTTL sets how long an issued cookie stays valid (default 12 hours; at
+// least a second, since Max-Age and the signed expiry count whole seconds).
 // The expiry is signed inside the value; the cookie's Max-Age only tells the
 // browser when to forget it.
 func WithTTL(d time.Duration) CookieOption { return func(c *cookieConfig) { c.ttl = d } }
@@ -157,8 +168,8 @@ func NewCookies(signing Key, opts ...CookieOption) (*Cookies, error) {
 		return nil, fmt.Errorf("%w: cookie name must be a non-empty token", ErrConfig)
 	case strings.HasPrefix(c.name, "__Host-") && !c.secure, strings.HasPrefix(c.name, "__Secure-") && !c.secure:
 		return nil, fmt.Errorf("%w: browsers drop a %s cookie that is not Secure", ErrConfig, c.name)
-	case c.ttl <= 0:
-		return nil, fmt.Errorf("%w: cookie TTL must be positive", ErrConfig)
+	case c.ttl < time.Second:
+		return nil, fmt.Errorf("%w: cookie TTL must be at least a second", ErrConfig)
 	case c.sameSite != http.SameSiteLaxMode && c.sameSite != http.SameSiteStrictMode:
 		return nil, fmt.Errorf("%w: SameSite must be Lax or Strict", ErrConfig)
 	case c.now == nil:
@@ -172,7 +183,9 @@ func (c *Cookies) Name() string { return c.name }
 
 // Sign returns a cookie value naming tenantID, issued to principal ("" for
 // nobody in particular), valid for the TTL. It fails for a tenant ID that
-// tenant.Validate refuses.
+// tenant.Validate refuses, for a principal that is not valid UTF-8 (JSON
+// could not carry it unchanged), and for a cookie longer than browsers keep
+// (4096 bytes with its name).
 //
 // The value is v1.<key ID>.<payload>.<MAC>: base64url (unpadded) JSON
 // {"t":tenant,"p":principal,"e":expiry} and HMAC-SHA256 over everything
@@ -182,12 +195,19 @@ func (c *Cookies) Sign(principal, tenantID string) (string, error) {
 	if err := tenant.Validate(tenantID); err != nil {
 		return "", err
 	}
+	if !utf8.ValidString(principal) {
+		return "", errPrincipalUTF8
+	}
 	p, err := json.Marshal(payload{Tenant: tenantID, Principal: principal, Expires: c.now().Add(c.ttl).Unix()})
 	if err != nil {
 		return "", err
 	}
 	signed := version + "." + c.signer.ID + "." + b64.EncodeToString(p)
-	return signed + "." + b64.EncodeToString(mac(c.signer.Secret, signed)), nil
+	value := signed + "." + b64.EncodeToString(mac(c.signer.Secret, signed))
+	if len(c.name)+1+len(value) > maxValueLen {
+		return "", errTooLong
+	}
+	return value, nil
 }
 
 // Verify checks a cookie value and returns its claims. The error is
@@ -255,13 +275,16 @@ func (c *Cookies) cookie(value string, maxAge int) *http.Cookie {
 // fromRequest returns the raw values of every cookie named like the tenant
 // cookie in r. It reads the Cookie headers itself: net/http silently drops
 // a cookie whose value has invalid bytes, which would turn a tampered
-// cookie into an absent one.
+// cookie into an absent one. A part without '=' is a cookie without a name
+// (RFC 6265bis 5.4: browsers send a nameless cookie as its bare value),
+// never the tenant cookie: else whoever can set a nameless cookie "tenant"
+// could make the real one look duplicated, refused and cleared.
 func (c *Cookies) fromRequest(r *http.Request) []string {
 	var vals []string
 	for _, line := range r.Header.Values("Cookie") {
 		for part := range strings.SplitSeq(line, ";") {
-			name, val, _ := strings.Cut(strings.TrimSpace(part), "=")
-			if strings.TrimSpace(name) == c.name {
+			name, val, named := strings.Cut(strings.TrimSpace(part), "=")
+			if named && strings.TrimSpace(name) == c.name {
 				vals = append(vals, val)
 			}
 		}

@@ -45,6 +45,10 @@ func TestNewCookiesRefuses(t *testing.T) {
 		{"SameSite=None", testKey("k1", 1), []tenanthttp.CookieOption{tenanthttp.WithSameSite(http.SameSiteNoneMode)}, tenanthttp.ErrConfig},
 		{"SameSite default mode", testKey("k1", 1), []tenanthttp.CookieOption{tenanthttp.WithSameSite(http.SameSiteDefaultMode)}, tenanthttp.ErrConfig},
 		{"zero TTL", testKey("k1", 1), []tenanthttp.CookieOption{tenanthttp.WithTTL(0)}, tenanthttp.ErrConfig},
+		// Max-Age counts whole seconds (0 would make a session cookie) and
+		// the signed expiry is truncated to the second: a shorter TTL
+		// issues cookies that are already expired.
+		{"TTL under a second", testKey("k1", 1), []tenanthttp.CookieOption{tenanthttp.WithTTL(999 * time.Millisecond)}, tenanthttp.ErrConfig},
 		{"bad cookie name", testKey("k1", 1), []tenanthttp.CookieOption{tenanthttp.WithCookieName("a;b")}, tenanthttp.ErrConfig},
 	}
 	for _, tt := range tests {
@@ -260,5 +264,26 @@ func TestSecretsCopied(t *testing.T) {
 	}
 	if _, err := c.Verify(v); err != nil {
 		t.Fatalf("after the caller zeroed its key: %v", err)
+	}
+}
+
+// TestSignRefusesUnrepresentable: a principal JSON cannot carry unchanged
+// (invalid UTF-8 is replaced by U+FFFD, so "bob\xff" and "bob\xfe" would
+// sign the same payload, valid for the principal "bob\uFFFD") and a value
+// longer than Verify reads are refused when signing, not by every request
+// afterwards.
+func TestSignRefusesUnrepresentable(t *testing.T) {
+	c := newCookies(t)
+	for _, p := range []string{"bob\xff", "\xfe", strings.Repeat("<", 1000)} {
+		if v, err := c.Sign(p, "acme"); err == nil {
+			claims, verr := c.Verify(v)
+			t.Errorf("Sign(%.20q) = %d bytes; Verify: principal %.20q, %v", p, len(v), claims.Principal, verr)
+		}
+		if err := c.Issue(httptest.NewRecorder(), p, "acme"); err == nil {
+			t.Errorf("Issue(%.20q) succeeded", p)
+		}
+	}
+	if _, err := c.Sign(strings.Repeat("p", 512)+"\u00e9", "acme"); err != nil {
+		t.Fatalf("a long valid principal: %v", err)
 	}
 }

@@ -32,13 +32,16 @@
 // that fails refuses the request at once, and the middleware never falls
 // back to the next source or to another tenant. All sources that name a
 // tenant must name the same one: cookie A on subdomain B is refused
-// (RuleSourcesDisagree). When a principal is configured ([WithPrincipal]),
+// (RuleSourcesDisagree), and so is a tenant that differs from one an outer
+// layer already put into the request's context (the middleware nested, see
+// [Middleware.Handler]). When a principal is configured ([WithPrincipal]),
 // [WithMembership] then checks that the principal is a member of that
 // tenant, on every request. Only then does the next handler run, with the
 // tenant and the request ID in its context.
 //
 // When no source names a tenant, the request is refused with 403 unless
-// [WithTenantRequired](false) lets it through without a tenant; the driver
+// [WithTenantRequired](false) lets it through without a tenant of the
+// middleware's choosing (see [Middleware.Handler] for an outer one); the driver
 // then fails closed (no rows; or ErrNoTenant with tenant_required).
 //
 // # Cookies and key rotation
@@ -75,7 +78,9 @@
 // request before the next handler, so no later code can pick up an
 // attacker's tenant by accident. [WithTenantHeaders] changes the list;
 // [WithTrustedHeaders] keeps a header, for setups where a gateway in front
-// always sets it (read its documentation for the risk).
+// always sets it (read its documentation for the risk). Request trailers
+// (r.Trailer, filled in when the body has been read) are not touched:
+// never read a tenant from one either.
 //
 // Every request gets a request ID ([event.WithRequestID]): the one an outer
 // middleware put into the context, else the client's X-Request-ID if it is

@@ -12,6 +12,11 @@ func subdomain(hostport, base string) (string, bool) {
 	if !ok {
 		return "", false
 	}
+	for i := 0; i < len(host); i++ {
+		if host[i] >= 0x80 { // before ToLower, which folds U+212A (Kelvin) to 'k'
+			return "", false
+		}
+	}
 	host = strings.TrimSuffix(strings.ToLower(host), ".")
 	if host == base {
 		return "", true

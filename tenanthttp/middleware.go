@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/pgx-tenant/pgx-tenant/event"
 	"github.com/pgx-tenant/pgx-tenant/tenant"
@@ -22,7 +23,8 @@ type Middleware struct {
 }
 
 // New returns a Middleware configured by opts. It returns an error
-// wrapping ErrConfig when no source is configured, when WithPrincipal and
+// wrapping ErrConfig for an option given a nil function or nil Cookies,
+// when no source is configured, when WithPrincipal and
 // WithMembership are not given together, when WithPrincipalTenant lacks
 // WithPrincipal, for a base domain that is not a host name, or for an
 // allowed origin that is not scheme://host[:port].
@@ -36,6 +38,8 @@ func New(opts ...Option) (*Middleware, error) {
 		cfg.events = event.HandlerFunc(func(context.Context, event.Event) {})
 	}
 	switch {
+	case len(cfg.nilOptions) > 0:
+		return nil, fmt.Errorf("%w: %s given nil", ErrConfig, strings.Join(cfg.nilOptions, ", "))
 	case cfg.cookies == nil && cfg.resolve == nil && cfg.principalTenant == nil:
 		return nil, fmt.Errorf("%w: no tenant source (WithCookies, WithSubdomain or WithPrincipalTenant)", ErrConfig)
 	case cfg.principal != nil && cfg.member == nil:
@@ -76,6 +80,16 @@ func New(opts ...Option) (*Middleware, error) {
 // removes the client-supplied tenant headers, resolves the tenant and puts
 // it into the request's context (tenant.NewContext), or answers with a
 // problem response and never calls next.
+//
+// A tenant already in the request's context (an outer middleware's, or
+// this one nested) is never replaced by another: if the sources name a
+// different tenant, the request is refused (RuleSourcesDisagree), as a
+// cookie and a subdomain that disagree are. It is not a source either:
+// with no source naming a tenant, the request is refused, or, with
+// WithTenantRequired(false), passed on with its context as it is.
+//
+// CORS preflight (OPTIONS) requests carry no cookies: answer them before
+// the middleware, or they are refused like any request without a tenant.
 func (m *Middleware) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := m.requestID(w, r)
@@ -185,6 +199,11 @@ func (m *Middleware) resolve(ctx context.Context, r *http.Request) (string, bool
 		}
 		return "", false, nil
 	}
+	// An outer layer's tenant: replacing it would undo the checks that
+	// chose it (e.g. its subdomain) without the disagreement check.
+	if prior, ok := tenant.FromContext(ctx); ok && prior != found {
+		return "", false, &refusal{rule: RuleSourcesDisagree, tenant: found}
+	}
 	if ref := m.checkMember(ctx, principal, signedIn, found); ref != nil {
 		return "", false, ref
 	}
@@ -256,12 +275,26 @@ func normHeader(name string) string {
 	return strings.ReplaceAll(strings.ToLower(strings.TrimSpace(name)), "_", "-")
 }
 
-// normOrigin returns scheme://host[:port] lower-cased, or false.
+// normOrigin returns scheme://host[:port] lower-cased and without the
+// scheme's default port (browsers omit it), or false. A host that is not
+// ASCII is refused: browsers send the xn-- form, so it could never match.
 func normOrigin(o string) (string, bool) {
 	u, err := url.Parse(o)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Opaque != "" ||
 		u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
 		return "", false
 	}
-	return strings.ToLower(u.Scheme + "://" + u.Host), true
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	for i := 0; i < len(host); i++ {
+		if host[i] >= utf8.RuneSelf {
+			return "", false
+		}
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port == "" || (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		return u.Scheme + "://" + host, true
+	}
+	return u.Scheme + "://" + host + ":" + port, true
 }

@@ -32,6 +32,13 @@ func TestNewRefuses(t *testing.T) {
 		{"origin with path", []tenanthttp.Option{tenanthttp.WithCookies(c), tenanthttp.WithAllowedOrigins("https://example.com/app")}},
 		{"origin without scheme", []tenanthttp.Option{tenanthttp.WithCookies(c), tenanthttp.WithAllowedOrigins("example.com")}},
 		{"empty request ID header", []tenanthttp.Option{tenanthttp.WithCookies(c), tenanthttp.WithRequestIDHeader("")}},
+		// A nil function would silently turn its source off: the Host check
+		// and the cookie/subdomain agreement the caller asked for would
+		// never run.
+		{"subdomain without resolver", []tenanthttp.Option{tenanthttp.WithCookies(c), tenanthttp.WithSubdomain("example.com", nil)}},
+		{"nil principal tenant", []tenanthttp.Option{tenanthttp.WithCookies(c), principal, member, tenanthttp.WithPrincipalTenant(nil)}},
+		{"nil cookies", []tenanthttp.Option{tenanthttp.WithCookies(nil), tenanthttp.WithSubdomain("example.com", resolveLabel)}},
+		{"origin with a non-ASCII host", []tenanthttp.Option{tenanthttp.WithCookies(c), tenanthttp.WithAllowedOrigins("https://bücher.example")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -220,6 +227,10 @@ func TestSubdomainSource(t *testing.T) {
 		{host: "::1", principal: "alice", wantStatus: 403, wantRule: tenanthttp.RuleBadHost},
 		{host: "[acme.example.com]", principal: "alice", wantStatus: 403, wantRule: tenanthttp.RuleBadHost},
 		{host: "", principal: "alice", wantStatus: 403, wantRule: tenanthttp.RuleBadHost},
+		// Unicode case folding must not turn a non-ASCII host into an
+		// ASCII one: strings.ToLower maps the Kelvin sign U+212A to 'k'.
+		{host: "\u212A.example.com", principal: "alice", wantStatus: 403, wantRule: tenanthttp.RuleBadHost},
+		{host: "acme.exampl\u0130.com", principal: "alice", wantStatus: 403, wantRule: tenanthttp.RuleBadHost},
 	}
 	for _, tt := range tests {
 		t.Run(tt.host+"/"+tt.principal+"/"+tt.cookie, func(t *testing.T) {
@@ -427,4 +438,70 @@ func TestUnavailableEvent(t *testing.T) {
 	if strings.Contains(w.Body.String(), errMembershipDown.Error()) {
 		t.Fatal("the error reached the client")
 	}
+}
+
+// TestNamelessCookie: a Cookie header part without '=' is a cookie with
+// an empty name (RFC 6265bis 5.4; browsers send a nameless cookie as its
+// bare value), not a tenant cookie with an empty value. Anything able to
+// set a nameless cookie whose value is the tenant cookie's name must not
+// get the real tenant cookie refused and cleared.
+func TestNamelessCookie(t *testing.T) {
+	f := newFixture(t)
+	valid := sign(t, f.cookies, "alice", "acme")
+	r := request("alice", nil)
+	r.Header.Set("Cookie", "tenant; tenant="+valid)
+	f.wantTenant(t, f.serve(r), "acme")
+
+	r = request("alice", nil)
+	r.Header.Set("Cookie", "tenant")
+	w := f.serve(r)
+	f.wantRefused(t, w, 403, tenanthttp.RuleNoTenant)
+	if len(w.Result().Cookies()) != 0 {
+		t.Fatalf("a nameless cookie cleared the tenant cookie: %v", w.Result().Cookies())
+	}
+
+	// The cookie header split over several lines, with whitespace.
+	r = request("alice", nil)
+	r.Header["Cookie"] = []string{"a=1", " tenant=" + valid + " ", "b=2"}
+	f.wantTenant(t, f.serve(r), "acme")
+	// Case matters in cookie names (browsers keep TENANT and tenant apart).
+	r = request("alice", nil)
+	r.Header["Cookie"] = []string{"TENANT=garbage; Tenant=garbage", "tenant=" + valid}
+	f.wantTenant(t, f.serve(r), "acme")
+	// Two lines with one tenant cookie each are still two.
+	r = request("alice", nil)
+	r.Header["Cookie"] = []string{"tenant=" + valid, "tenant=" + valid}
+	f.wantRefused(t, f.serve(r), 403, tenanthttp.RuleMalformed)
+}
+
+// TestNested: a tenant already in the context (an outer middleware's) is
+// one more source. The inner middleware may not replace it with another
+// tenant: cookie B under an outer subdomain A is the disagreement one
+// middleware with both sources refuses.
+func TestNested(t *testing.T) {
+	outer, err := tenanthttp.New(tenanthttp.WithSubdomain("example.com", resolveLabel), tenanthttp.WithEventHandler(&recorder{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t)
+	h := outer.Handler(f.handler)
+	serve := func(r *http.Request) *httptest.ResponseRecorder {
+		f.called, f.tenant, f.hasTenant = false, "", false
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	r := request("alice", ptr(sign(t, f.cookies, "alice", "globex")))
+	r.Host = "acme.example.com"
+	f.wantRefused(t, serve(r), 403, tenanthttp.RuleSourcesDisagree)
+
+	r = request("alice", ptr(sign(t, f.cookies, "alice", "acme")))
+	r.Host = "acme.example.com"
+	f.wantTenant(t, serve(r), "acme")
+
+	// The same middleware twice gives the same answer.
+	twice := f.mw.Handler(f.handler)
+	w := httptest.NewRecorder()
+	twice.ServeHTTP(w, request("alice", ptr(sign(t, f.cookies, "alice", "globex"))))
+	f.wantTenant(t, w, "globex")
 }

@@ -33,11 +33,22 @@ type config struct {
 	events          event.Handler
 	requestIDHeader string
 	origins         []string
+	nilOptions      []string // options given a nil function or *Cookies
+}
+
+// noteNil records an option given nil: New refuses it rather than
+// silently turning the source or check off.
+func (cfg *config) noteNil(isNil bool, option string) {
+	if isNil {
+		cfg.nilOptions = append(cfg.nilOptions, option)
+	}
 }
 
 // WithCookies makes the signed tenant cookie a source (the first; default:
 // none). See [Cookies].
-func WithCookies(c *Cookies) Option { return func(cfg *config) { cfg.cookies = c } }
+func WithCookies(c *Cookies) Option {
+	return func(cfg *config) { cfg.cookies = c; cfg.noteNil(c == nil, "WithCookies") }
+}
 
 // WithSubdomain makes the request's subdomain a source (the second;
 // default: none). baseDomain is the domain the application is served under
@@ -49,7 +60,10 @@ func WithCookies(c *Cookies) Option { return func(cfg *config) { cfg.cookies = c
 // label ("acme" in acme.example.com) to a tenant ID; ok false means the
 // label names no tenant (e.g. "www"); an error refuses the request with 503.
 func WithSubdomain(baseDomain string, resolve func(ctx context.Context, label string) (tenantID string, ok bool, err error)) Option {
-	return func(cfg *config) { cfg.baseDomain, cfg.resolve = baseDomain, resolve }
+	return func(cfg *config) {
+		cfg.baseDomain, cfg.resolve = baseDomain, resolve
+		cfg.noteNil(resolve == nil, "WithSubdomain")
+	}
 }
 
 // WithPrincipal sets how the middleware learns who is signed in (default:
@@ -59,7 +73,7 @@ func WithSubdomain(baseDomain string, resolve func(ctx context.Context, label st
 // requires WithMembership, and binds tenant cookies to the principal: a
 // cookie issued to another principal (or to none) is refused.
 func WithPrincipal(principal func(r *http.Request) (principal string, ok bool)) Option {
-	return func(cfg *config) { cfg.principal = principal }
+	return func(cfg *config) { cfg.principal = principal; cfg.noteNil(principal == nil, "WithPrincipal") }
 }
 
 // WithPrincipalTenant makes the principal's own tenant a source (the third;
@@ -70,7 +84,7 @@ func WithPrincipal(principal func(r *http.Request) (principal string, ok bool)) 
 // switch, cookie and home tenant would disagree and every request would be
 // refused.
 func WithPrincipalTenant(f func(ctx context.Context, principal string) (tenantID string, ok bool, err error)) Option {
-	return func(cfg *config) { cfg.principalTenant = f }
+	return func(cfg *config) { cfg.principalTenant = f; cfg.noteNil(f == nil, "WithPrincipalTenant") }
 }
 
 // WithMembership sets the check that principal may act in tenantID
@@ -79,7 +93,7 @@ func WithPrincipalTenant(f func(ctx context.Context, principal string) (tenantID
 // tenant, and in the switch handler. false refuses the request with 403;
 // an error refuses it with 503. It receives the request's context.
 func WithMembership(member func(ctx context.Context, principal, tenantID string) (bool, error)) Option {
-	return func(cfg *config) { cfg.member = member }
+	return func(cfg *config) { cfg.member = member; cfg.noteNil(member == nil, "WithMembership") }
 }
 
 // WithTenantHeaders replaces the list of request headers removed before the
@@ -124,7 +138,9 @@ func WithRequestIDHeader(name string) Option {
 // WithAllowedOrigins lists the origins ("https://app.example.com", scheme
 // and host and port as a browser sends them in Origin) from which the
 // switch handler accepts requests (default: none, so only browsers that
-// send Sec-Fetch-Site: same-origin can switch).
+// send Sec-Fetch-Site: same-origin can switch). The scheme's default port
+// may be written or not; an internationalized host must be written in
+// its ASCII (xn--) form, the one browsers send.
 func WithAllowedOrigins(origins ...string) Option {
 	return func(cfg *config) { cfg.origins = append(cfg.origins, origins...) }
 }

@@ -60,6 +60,7 @@ func (m *Middleware) serveSwitch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ref := m.checkMember(ctx, principal, true, target); ref != nil {
+		ref.tenant = "" // the client's word, not verified: kept out of events
 		m.refuse(ctx, w, ref)
 		return
 	}

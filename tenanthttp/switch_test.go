@@ -167,3 +167,60 @@ func TestSwitchWithoutOrigins(t *testing.T) {
 		}
 	}
 }
+
+// TestSwitchEventsCarryNoClientTenant: the tenant a switch request names
+// is the client's word until membership has accepted it, so a refused
+// switch reports no tenant (event.TenantRejected's contract: only verified
+// tenants), not whatever the body said.
+func TestSwitchEventsCarryNoClientTenant(t *testing.T) {
+	f := newFixture(t)
+	sw := switchHandler(t, f)
+	for _, p := range []string{"bob", "broken"} {
+		r := httptest.NewRequest(http.MethodPost, "/switch", strings.NewReader(`{"tenant":"initech\n<script>level=ERROR"}`))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Sec-Fetch-Site", "same-origin")
+		r.Header.Set(principalHeader, p)
+		w := httptest.NewRecorder()
+		sw.ServeHTTP(w, r)
+		if w.Code != 403 && w.Code != 503 {
+			t.Fatalf("%s: status %d", p, w.Code)
+		}
+		evs := f.events.all()
+		e := evs[len(evs)-1]
+		if e.Tenant != "" || strings.Contains(e.Message, "script") {
+			t.Fatalf("%s: refused switch reported the client's tenant: %+v", p, e)
+		}
+		if strings.Contains(w.Body.String(), "initech") {
+			t.Fatalf("%s: problem echoes the tenant: %s", p, w.Body)
+		}
+	}
+}
+
+// TestSwitchOriginDefaultPort: an allowed origin written with its scheme's
+// default port matches what browsers send (they omit it).
+func TestSwitchOriginDefaultPort(t *testing.T) {
+	f := newFixture(t, tenanthttp.WithAllowedOrigins("https://app.example.com:443", "http://localhost:80", "http://127.0.0.1:8080"))
+	sw := switchHandler(t, f)
+	for _, tc := range []struct {
+		origin string
+		want   int
+	}{
+		{"https://app.example.com", 200},
+		{"https://app.example.com:443", 200},
+		{"http://localhost", 200},
+		{"http://127.0.0.1:8080", 200},
+		{"http://127.0.0.1", 403},
+		{"http://app.example.com", 403},
+		{"https://localhost", 403},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/switch", strings.NewReader("tenant=acme"))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set(principalHeader, "alice")
+		r.Header.Set("Origin", tc.origin)
+		w := httptest.NewRecorder()
+		sw.ServeHTTP(w, r)
+		if w.Code != tc.want {
+			t.Errorf("Origin %q: %d, want %d", tc.origin, w.Code, tc.want)
+		}
+	}
+}

@@ -43,6 +43,10 @@ func demo(ctx context.Context, base string, out io.Writer) error {
 	var aliceAcme string // alice's acme tenant cookie, replayed by bob later
 	steps := []step{
 		{say: "no login, no tenant cookie", user: "alice", path: "/invoices", want: 403},
+		{say: "another site posts a login form as bob into alice's browser (login CSRF: she would work in bob's tenant)", user: "alice", method: "POST", path: "/login",
+			body: `{"user":"bob","password":"builder"}`, header: map[string]string{"Content-Type": "text/plain", "Origin": "https://evil.example"}, want: 403},
+		{say: "the same without Origin or fetch metadata (an old browser, or a stripping proxy)", user: "alice", method: "POST", path: "/login",
+			body: `{"user":"bob","password":"builder"}`, header: map[string]string{"Content-Type": "text/plain"}, want: 403},
 		{say: "alice logs in: a session cookie and a tenant cookie for acme", user: "alice", method: "POST", path: "/login",
 			body: `{"user":"alice","password":"wonderland"}`, header: jsonBody, want: 200},
 		{say: "acme's invoices, through the driver and RLS", user: "alice", path: "/invoices", want: 200},

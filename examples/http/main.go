@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"mime"
 	"net"
 	"net/http"
 	"os"
@@ -130,6 +131,7 @@ type app struct {
 	db       *sql.DB
 	cookies  *tenanthttp.Cookies
 	sessions *sessions
+	origin   string
 }
 
 // newApp wires authentication (a session cookie), the tenant middleware
@@ -145,7 +147,7 @@ func newApp(db *sql.DB, out io.Writer, origin string) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{db: db, cookies: cookies, sessions: &sessions{byToken: map[string]string{}}}
+	a := &app{db: db, cookies: cookies, sessions: &sessions{byToken: map[string]string{}}, origin: origin}
 	mw, err := tenanthttp.New(
 		tenanthttp.WithCookies(cookies),
 		tenanthttp.WithPrincipal(principal),
@@ -185,9 +187,26 @@ func (a *app) firstTenant(ctx context.Context, principal string) (string, error)
 	return id, err
 }
 
+// sameSite refuses what a browser says comes from another site: a login
+// another site posts would sign the victim's browser in as the attacker,
+// whose tenant she would then fill (login CSRF), and its tenant cookie would
+// follow. The switch handler makes the same check for switches.
+func (a *app) sameSite(r *http.Request) bool {
+	if s := r.Header.Get("Sec-Fetch-Site"); s != "" && s != "same-origin" && s != "none" {
+		return false
+	}
+	o := r.Header.Values("Origin")
+	return len(o) == 0 || (len(o) == 1 && o[0] == a.origin)
+}
+
 // login checks the password, starts a session and issues the tenant cookie
-// for the user's first tenant.
+// for the user's first tenant. It takes application/json only, a type no
+// other site can post without a CORS preflight this server never grants.
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" || !a.sameSite(r) {
+		http.Error(w, "forbidden", http.StatusForbidden)
+		return
+	}
 	var body struct{ User, Password string }
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<10)).Decode(&body); err != nil {
 		http.Error(w, "bad request", http.StatusBadRequest)
@@ -212,6 +231,10 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) logout(w http.ResponseWriter, r *http.Request) {
+	if !a.sameSite(r) {
+		http.Error(w, "forbidden", http.StatusForbidden)
+		return
+	}
 	a.sessions.end(w, r)
 	a.cookies.Clear(w)
 	w.WriteHeader(http.StatusNoContent)
