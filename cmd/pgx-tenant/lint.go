@@ -24,9 +24,9 @@ func init() {
 	register(&command{
 		name: "lint",
 		args: "FILE|DIR...",
-		summary: `Report SQL statements in files that the guard would report: references to tenant-owned
-tables without an equality on the tenant column, TRUNCATE/COPY/LOCK of them, views hiding the
-column, and writes of the tenant setting. Directories are searched for *.sql files. The
+		summary: `Check SQL files with the guard's analysis. It reports what the guard would report at run
+time: references to tenant-owned tables without an equality on the tenant column, TRUNCATE/COPY/LOCK
+of them, views hiding the column, DO blocks and rules using them, and writes of the tenant setting. Directories are searched for *.sql files. The
 tenant-owned tables are discovered from --dsn (or $DATABASE_URL), or listed with --tables.
 A parameter or literal compared with the tenant column counts as the tenant (the driver checks
 the value at run time). A comment "pgx-tenant:ignore <reason>" in or before a statement skips it.`,

@@ -159,10 +159,11 @@ func usage(w io.Writer) {
 }
 
 func firstSentence(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
 	if i := strings.Index(s, ". "); i >= 0 {
 		return s[:i+1]
 	}
-	return strings.TrimSpace(s)
+	return s
 }
 
 // dbFlags are the flags every command that connects shares.

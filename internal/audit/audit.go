@@ -1,0 +1,203 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Options say what to audit. The zero value audits the column tenant_id and
+// the setting app.tenant_id in every non-system schema, for the connecting
+// role.
+type Options struct {
+	// Column is the tenant column (default "tenant_id"); a table is
+	// tenant-owned when it has one.
+	Column string
+	// Setting is the setting policies must read (default "app.tenant_id").
+	Setting string
+	// AppRole is the role the application connects as (default: the
+	// connecting role, current_user).
+	AppRole string
+	// Schemas limits the tenant-owned tables audited (default: every schema
+	// but pg_catalog, information_schema, pg_toast and temporary ones).
+	// Views and functions are looked for in every non-system schema.
+	Schemas []string
+}
+
+func (o *Options) defaults() error {
+	if o.Column == "" {
+		o.Column = "tenant_id"
+	}
+	if o.Setting == "" {
+		o.Setting = "app.tenant_id"
+	}
+	if strings.ContainsRune(o.Column, 0) || strings.ContainsRune(o.Setting, 0) || strings.ContainsRune(o.AppRole, 0) {
+		return errors.New("audit: a name contains a NUL byte")
+	}
+	return nil
+}
+
+// Run audits the database conn is connected to and returns the findings,
+// sorted (see Sort); an empty, non-nil slice when there are none. It only
+// reads the catalog and counts rows: the NULL counts run in short
+// read-only transactions with row_security off (see the package doc). It
+// returns an error when the catalog cannot be read (the app role does not
+// exist, the connection fails).
+func Run(ctx context.Context, conn *pgx.Conn, opts Options) ([]Finding, error) {
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	a := &auditor{conn: conn, opts: opts}
+	if err := a.load(ctx); err != nil {
+		return nil, err
+	}
+	for _, check := range []func(context.Context) error{
+		a.checkRole,
+		a.checkTables,
+		a.checkPolicies,
+		a.checkIndexes,
+		a.checkUniques,
+		a.checkForeignKeys,
+		a.checkViews,
+		a.checkFunctions,
+		a.checkTruncate,
+	} {
+		if err := check(ctx); err != nil {
+			return nil, err
+		}
+	}
+	out := a.findings
+	if out == nil {
+		out = []Finding{}
+	}
+	Sort(out)
+	return out, nil
+}
+
+type auditor struct {
+	conn *pgx.Conn
+	opts Options
+
+	colSQL string // the tenant column, quoted as needed
+	me     string // current_user
+	app    role
+	tables []*table
+	byOID  map[uint32]*table
+
+	findings []Finding
+}
+
+type role struct {
+	oid              uint32
+	name, qname      string // qname: quoted as needed
+	super, bypassRLS bool
+}
+
+// table is a tenant-owned table.
+type table struct {
+	oid           uint32
+	name          string // schema-qualified, quoted as needed
+	rel           string // the bare relation name
+	partitioned   bool
+	owner         role
+	rls, forced   bool
+	att           int16
+	notNull       bool
+	typ           string // format_type of the tenant column
+	appOwns       bool   // the app role is a member of the owner role
+	appOwnsDirect bool   // … and is the owner
+}
+
+func (a *auditor) add(f Finding) { a.findings = append(a.findings, f) }
+
+// load reads the app role and the tenant-owned tables.
+func (a *auditor) load(ctx context.Context) error {
+	err := a.conn.QueryRow(ctx, `SELECT pg_catalog.quote_ident($1), current_user::text`, a.opts.Column).Scan(&a.colSQL, &a.me)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	name := a.opts.AppRole
+	if name == "" {
+		name = a.me
+	}
+	err = a.conn.QueryRow(ctx, `SELECT r.oid, r.rolname::text, pg_catalog.quote_ident(r.rolname), r.rolsuper, r.rolbypassrls
+		FROM pg_catalog.pg_roles r WHERE r.rolname = $1`, name).
+		Scan(&a.app.oid, &a.app.name, &a.app.qname, &a.app.super, &a.app.bypassRLS)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("audit: app role %q does not exist", name)
+	}
+	if err != nil {
+		return fmt.Errorf("audit: reading the app role: %w", err)
+	}
+	var schemas []string // nil: every schema
+	if len(a.opts.Schemas) > 0 {
+		schemas = a.opts.Schemas
+	}
+	rows, err := a.conn.Query(ctx, `
+		SELECT c.oid, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname),
+		       c.relname::text, c.relkind = 'p',
+		       o.oid, o.rolname::text, pg_catalog.quote_ident(o.rolname), o.rolsuper, o.rolbypassrls,
+		       c.relrowsecurity, c.relforcerowsecurity,
+		       a.attnum, a.attnotnull, pg_catalog.format_type(a.atttypid, a.atttypmod),
+		       pg_catalog.pg_has_role($3::oid, c.relowner, 'MEMBER'), c.relowner = $3::oid
+		FROM pg_catalog.pg_class c
+		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		JOIN pg_catalog.pg_roles o ON o.oid = c.relowner
+		JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = $1 AND a.attnum > 0 AND NOT a.attisdropped
+		WHERE c.relkind IN ('r', 'p')
+		  AND `+userSchema("n.nspname")+`
+		  AND ($2::text[] IS NULL OR n.nspname = ANY($2::text[]))
+		  AND NOT `+extensionMember("pg_class", "c.oid")+`
+		ORDER BY 2`, a.opts.Column, schemas, a.app.oid)
+	if err != nil {
+		return fmt.Errorf("audit: listing tenant-owned tables: %w", err)
+	}
+	a.byOID = map[uint32]*table{}
+	for rows.Next() {
+		t := &table{}
+		if err := rows.Scan(&t.oid, &t.name, &t.rel, &t.partitioned,
+			&t.owner.oid, &t.owner.name, &t.owner.qname, &t.owner.super, &t.owner.bypassRLS,
+			&t.rls, &t.forced, &t.att, &t.notNull, &t.typ, &t.appOwns, &t.appOwnsDirect); err != nil {
+			rows.Close()
+			return fmt.Errorf("audit: listing tenant-owned tables: %w", err)
+		}
+		a.tables = append(a.tables, t)
+		a.byOID[t.oid] = t
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("audit: listing tenant-owned tables: %w", err)
+	}
+	return nil
+}
+
+// userSchema is the SQL condition "the schema named by col is not a system
+// one".
+func userSchema(col string) string {
+	return col + ` NOT IN ('pg_catalog', 'information_schema') AND ` + col + ` NOT LIKE 'pg\_toast%' AND ` +
+		col + ` NOT LIKE 'pg\_temp\_%'`
+}
+
+// extensionMember is the SQL condition "the object belongs to an
+// extension" (it is the extension's to fix, not the schema's).
+func extensionMember(catalog, oid string) string {
+	return `EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.` + catalog +
+		`'::pg_catalog.regclass AND d.objid = ` + oid + ` AND d.deptype = 'e')`
+}
+
+// oids returns the tenant-owned tables' oids and tenant attribute numbers,
+// for unnest($1::oid[], $2::int2[]).
+func (a *auditor) oids() ([]uint32, []int16) {
+	o := make([]uint32, len(a.tables))
+	n := make([]int16, len(a.tables))
+	for i, t := range a.tables {
+		o[i], n[i] = t.oid, t.att
+	}
+	return o, n
+}
+
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+}

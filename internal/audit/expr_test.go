@@ -1,0 +1,93 @@
+package audit
+
+import "testing"
+
+// The expressions are written as pg_get_expr prints them, which is what
+// the audit reads.
+func TestAnalyzeExpr(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		expr string
+		want exprReport
+	}{
+		{"recommended", `(tenant_id = ( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif"))`,
+			exprReport{Scoped: true, Reads: true}},
+		{"recommended uuid", `(tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))`,
+			exprReport{Scoped: true, Reads: true}},
+		{"setting on the left", `(( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") = tenant_id)`,
+			exprReport{Scoped: true, Reads: true}},
+		{"permissive stage", `((tenant_id = ( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif")) OR (tenant_id IS NULL))`,
+			exprReport{Scoped: true, AllowsNull: true, Reads: true}},
+		{"and another condition", `((status <> 'deleted'::text) AND (tenant_id = ( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif")))`,
+			exprReport{Scoped: true, Reads: true}},
+		{"setting name case", `(tenant_id = ( SELECT NULLIF(current_setting('App.Tenant_ID'::text, true), ''::text) AS "nullif"))`,
+			exprReport{Scoped: true, Reads: true}},
+		{"no nullif, per row", `(tenant_id = current_setting('app.tenant_id'::text))`,
+			exprReport{Scoped: true, Reads: true, NoNullif: true, PerRow: true}},
+		{"nullif, per row", `(tenant_id = NULLIF(current_setting('app.tenant_id'::text, true), ''::text))`,
+			exprReport{Scoped: true, Reads: true, PerRow: true}},
+		{"sub-select, no nullif", `(tenant_id = ( SELECT current_setting('app.tenant_id'::text, true) AS current_setting))`,
+			exprReport{Scoped: true, Reads: true, NoNullif: true}},
+		{"nullif with another value", `(tenant_id = ( SELECT NULLIF(current_setting('app.tenant_id'::text, true), 'none'::text) AS "nullif"))`,
+			exprReport{Scoped: true, Reads: true, NoNullif: true}},
+		{"correlated exists, per row", `((tenant_id = ( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif")) AND (EXISTS ( SELECT 1 WHERE (t.owner = NULLIF(current_setting('app.tenant_id'::text, true), ''::text)))))`,
+			exprReport{Scoped: true, Reads: true, PerRow: true}},
+		{"true", `true`, exprReport{}},
+		{"other column", `(owner_id = ( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif"))`,
+			exprReport{Reads: true}},
+		{"other setting", `(tenant_id = ( SELECT NULLIF(current_setting('app.user_id'::text, true), ''::text) AS "nullif"))`,
+			exprReport{Opaque: true}},
+		{"or true", `((tenant_id = ( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif")) OR true)`,
+			exprReport{Reads: true}},
+		{"or other column", `((tenant_id = ( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif")) OR (public = true))`,
+			exprReport{Reads: true}},
+		{"is null alone", `(tenant_id IS NULL)`, exprReport{}},
+		{"constant tenant", `(tenant_id = 'acme'::text)`, exprReport{}},
+		{"not", `(NOT (tenant_id = ( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif")))`,
+			exprReport{Reads: true}},
+		{"helper function", `(tenant_id = current_tenant())`, exprReport{Opaque: true}},
+		{"membership query", `(tenant_id IN ( SELECT m.tenant_id FROM memberships m WHERE (m.user_id = current_user)))`,
+			exprReport{Opaque: true}},
+		{"membership equality", `(tenant_id = ( SELECT m.tenant_id FROM memberships m WHERE (m.user_id = CURRENT_USER)))`,
+			exprReport{Opaque: true}},
+		{"cast column", `((tenant_id)::text = ( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif"))`,
+			exprReport{Scoped: true, Reads: true}},
+		{"coalesce", `(tenant_id = COALESCE(( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif"), 'x'::text))`,
+			exprReport{Scoped: true, Reads: true}},
+		{"schema-qualified", `(tenant_id = ( SELECT NULLIF(pg_catalog.current_setting('app.tenant_id'::text, true), ''::text) AS "nullif"))`,
+			exprReport{Scoped: true, Reads: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := analyzeExpr(tc.expr, "tenant_id", "app.tenant_id")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("analyzeExpr(%s)\n got %+v\nwant %+v", tc.expr, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestAnalyzeExprError(t *testing.T) {
+	for _, expr := range []string{`(`, `1; DROP TABLE x`, `1, 2`} {
+		if _, err := analyzeExpr(expr, "tenant_id", "app.tenant_id"); err == nil {
+			t.Errorf("analyzeExpr(%q): no error", expr)
+		}
+	}
+}
+
+func TestSeverity(t *testing.T) {
+	for i, n := range []string{"low", "medium", "high", "critical"} {
+		s, err := ParseSeverity(n)
+		if err != nil || s != Severity(i) || s.String() != n {
+			t.Errorf("ParseSeverity(%q) = %v, %v", n, s, err)
+		}
+	}
+	if _, err := ParseSeverity("severe"); err == nil {
+		t.Error("ParseSeverity(severe): no error")
+	}
+	if len(Kinds) != 18 {
+		t.Errorf("%d kinds", len(Kinds))
+	}
+}

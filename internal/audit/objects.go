@@ -1,0 +1,251 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// checkViews: view_not_security_invoker, for views and materialized views
+// that read a tenant-owned table, directly or through other views.
+func (a *auditor) checkViews(ctx context.Context) error {
+	if len(a.tables) == 0 {
+		return nil
+	}
+	rows, err := a.conn.Query(ctx, `
+		SELECT c.oid, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), c.relkind = 'm',
+		       o.oid, o.rolname::text, o.rolsuper, o.rolbypassrls,
+		       COALESCE((SELECT lower(x.option_value) FROM pg_catalog.pg_options_to_table(c.reloptions) AS x
+		                 WHERE x.option_name = 'security_invoker'), ''),
+		       pg_catalog.current_setting('server_version_num')::int
+		FROM pg_catalog.pg_class c
+		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		JOIN pg_catalog.pg_roles o ON o.oid = c.relowner
+		WHERE c.relkind IN ('v', 'm') AND `+userSchema("n.nspname")+`
+		  AND NOT `+extensionMember("pg_class", "c.oid")+`
+		ORDER BY 2`)
+	if err != nil {
+		return fmt.Errorf("audit: reading views: %w", err)
+	}
+	type view struct {
+		oid     uint32
+		name    string
+		mat     bool
+		owner   role
+		invoker string
+		version int
+	}
+	vs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (v view, err error) {
+		err = r.Scan(&v.oid, &v.name, &v.mat, &v.owner.oid, &v.owner.name, &v.owner.super, &v.owner.bypassRLS, &v.invoker, &v.version)
+		return v, err
+	})
+	if err != nil {
+		return fmt.Errorf("audit: reading views: %w", err)
+	}
+	if len(vs) == 0 {
+		return nil
+	}
+	// What each view's rule reads (pg_depend of its _RETURN rule).
+	rows, err = a.conn.Query(ctx, `
+		SELECT DISTINCT r.ev_class, d.refobjid
+		FROM pg_catalog.pg_rewrite r
+		JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
+		 AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid <> r.ev_class
+		WHERE r.rulename = '_RETURN'`)
+	if err != nil {
+		return fmt.Errorf("audit: reading view dependencies: %w", err)
+	}
+	reads := map[uint32][]uint32{}
+	var from, to uint32
+	_, err = pgx.ForEachRow(rows, []any{&from, &to}, func() error {
+		reads[from] = append(reads[from], to)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("audit: reading view dependencies: %w", err)
+	}
+	names := map[uint32]string{}
+	for _, v := range vs {
+		names[v.oid] = v.name
+	}
+	for _, v := range vs {
+		if !v.mat && isTrue(v.invoker) {
+			continue
+		}
+		// Depth-first through the views it reads.
+		var tables []*table
+		var through []string
+		seen := map[uint32]bool{v.oid: true}
+		var walk func(uint32)
+		walk = func(oid uint32) {
+			for _, r := range reads[oid] {
+				if seen[r] {
+					continue
+				}
+				seen[r] = true
+				if t, ok := a.byOID[r]; ok {
+					tables = append(tables, t)
+					continue
+				}
+				if n, ok := names[r]; ok {
+					through = append(through, n)
+					walk(r)
+				}
+			}
+		}
+		walk(v.oid)
+		if len(tables) == 0 {
+			continue
+		}
+		slices.SortFunc(tables, func(x, y *table) int { return strings.Compare(x.name, y.name) })
+		var tnames []string
+		sev := Medium
+		bypassed := ""
+		for _, t := range tables {
+			tnames = append(tnames, t.name)
+			b, err := a.bypasses(ctx, v.owner, t)
+			if err != nil {
+				return err
+			}
+			if b != "" && sev != High {
+				sev, bypassed = High, fmt.Sprintf("%s (%s)", t.name, b)
+			}
+		}
+		what := "reads " + strings.Join(tnames, ", ")
+		if len(through) > 0 {
+			slices.Sort(through)
+			what += " through " + strings.Join(through, ", ")
+		}
+		f := Finding{Kind: ViewNotSecurityInvoker, Severity: sev, Table: v.name, Object: v.owner.name}
+		switch {
+		case v.mat:
+			f.Severity = High
+			f.Detail = fmt.Sprintf("materialized view %s: it stores the rows of every tenant, and RLS does not apply to a materialized view", what)
+			f.Fix = fmt.Sprintf("-- revoke SELECT on it from the app role, or replace it with a view WITH (security_invoker = true):\nDROP MATERIALIZED VIEW %s;", v.name)
+		default:
+			f.Detail = fmt.Sprintf("view %s with the privileges and RLS identity of its owner %s (no security_invoker)", what, v.owner.name)
+			if bypassed != "" {
+				f.Detail += fmt.Sprintf(", who bypasses RLS on %s: every tenant's rows", bypassed)
+			} else {
+				f.Detail += ": policies and grants are checked for the owner, not for the app role"
+			}
+			f.Fix = fmt.Sprintf("ALTER VIEW %s SET (security_invoker = true);", v.name)
+			if v.version < 150000 {
+				f.Fix = "-- security_invoker needs PostgreSQL 15 or later; until then revoke the app role's access to the view:\n-- " + f.Fix
+			}
+		}
+		a.add(f)
+	}
+	return nil
+}
+
+// isTrue parses a boolean reloption as PostgreSQL does (parse_bool).
+func isTrue(s string) bool {
+	switch s {
+	case "true", "on", "yes", "1", "t", "y", "tr", "tru", "ye":
+		return true
+	}
+	return false
+}
+
+// bypasses says why r bypasses RLS on t ("" when RLS applies to it):
+// superusers and BYPASSRLS roles always do, the owner (or a role with the
+// owner's privileges) unless the table is forced.
+func (a *auditor) bypasses(ctx context.Context, r role, t *table) (string, error) {
+	switch {
+	case r.super:
+		return r.name + " is a superuser", nil
+	case r.bypassRLS:
+		return r.name + " has BYPASSRLS", nil
+	case t.forced:
+		return "", nil
+	}
+	var owner bool
+	if err := a.conn.QueryRow(ctx, `SELECT pg_catalog.pg_has_role($1::oid, $2::oid, 'USAGE')`, r.oid, t.owner.oid).Scan(&owner); err != nil {
+		return "", fmt.Errorf("audit: checking role %s: %w", r.name, err)
+	}
+	if owner {
+		return r.name + " owns it and it is not forced", nil
+	}
+	return "", nil
+}
+
+// checkFunctions: security_definer_function. A function reads a table
+// when pg_depend records it (SQL-standard bodies, BEGIN ATOMIC) or when
+// the table's name appears as a word in its source text (prosrc) — an
+// approximation: see the package doc.
+func (a *auditor) checkFunctions(ctx context.Context) error {
+	if len(a.tables) == 0 {
+		return nil
+	}
+	rows, err := a.conn.Query(ctx, `
+		SELECT p.oid,
+		       pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(p.proname) ||
+		         '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')',
+		       o.oid, o.rolname::text, o.rolsuper, o.rolbypassrls, COALESCE(p.prosrc, ''),
+		       ARRAY(SELECT d.refobjid FROM pg_catalog.pg_depend d
+		             WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid
+		               AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass)
+		FROM pg_catalog.pg_proc p
+		JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+		JOIN pg_catalog.pg_roles o ON o.oid = p.proowner
+		JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+		WHERE p.prosecdef AND l.lanname NOT IN ('internal', 'c')
+		  AND `+userSchema("n.nspname")+`
+		  AND NOT `+extensionMember("pg_proc", "p.oid")+`
+		ORDER BY 2`)
+	if err != nil {
+		return fmt.Errorf("audit: reading SECURITY DEFINER functions: %w", err)
+	}
+	type function struct {
+		oid   uint32
+		name  string
+		owner role
+		src   string
+		deps  []uint32
+	}
+	fns, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (f function, err error) {
+		err = r.Scan(&f.oid, &f.name, &f.owner.oid, &f.owner.name, &f.owner.super, &f.owner.bypassRLS, &f.src, &f.deps)
+		return f, err
+	})
+	if err != nil {
+		return fmt.Errorf("audit: reading SECURITY DEFINER functions: %w", err)
+	}
+	words := map[*table]*regexp.Regexp{}
+	for _, t := range a.tables {
+		words[t] = regexp.MustCompile(`(?i)(^|[^\w$])"?` + regexp.QuoteMeta(t.rel) + `"?($|[^\w$])`)
+	}
+	for _, fn := range fns {
+		for _, t := range a.tables {
+			how := ""
+			switch {
+			case slices.Contains(fn.deps, t.oid):
+				how = "its body depends on it"
+			case words[t].MatchString(fn.src):
+				how = "its source names it"
+			default:
+				continue
+			}
+			b, err := a.bypasses(ctx, fn.owner, t)
+			if err != nil {
+				return err
+			}
+			f := Finding{Kind: SecurityDefinerFunction, Severity: Medium, Table: t.name, Object: fn.name,
+				Fix: fmt.Sprintf("ALTER FUNCTION %s SECURITY INVOKER;\n-- or filter by the tenant setting inside it", fn.name)}
+			if b != "" {
+				f.Severity = High
+				f.Detail = fmt.Sprintf("SECURITY DEFINER function %s reads %s (%s) as %s, who bypasses RLS on it (%s): callers get every tenant's rows unless the function filters them itself",
+					fn.name, t.name, how, fn.owner.name, b)
+			} else {
+				f.Detail = fmt.Sprintf("SECURITY DEFINER function %s reads %s (%s) as %s: policies and grants are checked for the owner, not for the caller",
+					fn.name, t.name, how, fn.owner.name)
+			}
+			a.add(f)
+		}
+	}
+	return nil
+}

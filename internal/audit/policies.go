@@ -1,0 +1,194 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pgx-tenant/pgx-tenant/internal/rls"
+)
+
+type policy struct {
+	table       uint32
+	name, qname string
+	cmd         string // r, a, w, d or *
+	permissive  bool
+	applies     bool    // to the app role (PUBLIC, or a role it is a member of)
+	using       *string // pg_get_expr(polqual); nil when absent
+	check       *string // pg_get_expr(polwithcheck); nil when absent
+}
+
+var cmdNames = map[string]string{"r": "SELECT", "a": "INSERT", "w": "UPDATE", "d": "DELETE", "*": "ALL"}
+
+// checkPolicies: policy_missing, policy_not_tenant, policy_no_with_check,
+// policy_no_nullif, policy_setting_per_row.
+func (a *auditor) checkPolicies(ctx context.Context) error {
+	oids, _ := a.oids()
+	rows, err := a.conn.Query(ctx, `
+		SELECT p.polrelid, p.polname::text, pg_catalog.quote_ident(p.polname), p.polcmd::text, p.polpermissive,
+		       (0::oid = ANY(p.polroles) OR EXISTS (
+		           SELECT 1 FROM unnest(p.polroles) AS r(oid) WHERE pg_catalog.pg_has_role($2::oid, r.oid, 'MEMBER'))),
+		       pg_catalog.pg_get_expr(p.polqual, p.polrelid), pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid)
+		FROM pg_catalog.pg_policy p
+		WHERE p.polrelid = ANY($1::oid[])
+		ORDER BY 1, 2`, oids, a.app.oid)
+	if err != nil {
+		return fmt.Errorf("audit: reading policies: %w", err)
+	}
+	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (p policy, err error) {
+		err = r.Scan(&p.table, &p.name, &p.qname, &p.cmd, &p.permissive, &p.applies, &p.using, &p.check)
+		return p, err
+	})
+	if err != nil {
+		return fmt.Errorf("audit: reading policies: %w", err)
+	}
+	byTable := map[uint32][]policy{}
+	for _, p := range ps {
+		byTable[p.table] = append(byTable[p.table], p)
+	}
+	for _, t := range a.tables {
+		tps := byTable[t.oid]
+		if t.rls {
+			a.missing(t, tps)
+		}
+		for _, p := range tps {
+			a.checkPolicy(t, p)
+		}
+	}
+	return nil
+}
+
+// missing: policy_missing when RLS is on and no permissive policy applies
+// to the app role (restrictive ones alone let no row through).
+func (a *auditor) missing(t *table, ps []policy) {
+	var names []string
+	for _, p := range ps {
+		if p.permissive && p.applies {
+			return
+		}
+		names = append(names, p.name)
+	}
+	detail := "row-level security is enabled and the table has no policy: the app role sees no rows and every write fails"
+	if len(names) > 0 {
+		detail = fmt.Sprintf("row-level security is enabled but no permissive policy applies to the app role %s (there are: %s): it sees no rows and every write fails",
+			a.app.name, strings.Join(names, ", "))
+	}
+	a.add(Finding{Kind: PolicyMissing, Severity: Medium, Table: t.name, Detail: detail, Fix: a.recommendedPolicy(t)})
+}
+
+func (a *auditor) checkPolicy(t *table, p policy) {
+	cmd := cmdNames[p.cmd]
+	f := func(kind Kind, sev Severity, detail, fix string) {
+		a.add(Finding{Kind: kind, Severity: sev, Table: t.name, Object: p.name,
+			Detail: fmt.Sprintf("policy %s (%s, FOR %s): %s", p.name, permissiveWord(p.permissive), cmd, detail), Fix: fix})
+	}
+	var using, check *exprReport
+	for _, e := range []struct {
+		text *string
+		out  **exprReport
+	}{{p.using, &using}, {p.check, &check}} {
+		if e.text == nil {
+			continue
+		}
+		r, err := analyzeExpr(*e.text, a.opts.Column, a.opts.Setting)
+		if err != nil {
+			f(PolicyNotTenant, Low, fmt.Sprintf("could not be analysed (%v): check it by hand", err), "")
+			return
+		}
+		*e.out = &r
+	}
+
+	// A restrictive policy is AND-ed with the others: it cannot open a
+	// table, and one that applies to other roles does not decide what the
+	// app sees.
+	if p.permissive && p.applies {
+		if using != nil && !using.Scoped {
+			if using.Opaque {
+				f(PolicyNotTenant, Low, fmt.Sprintf("USING (%s) compares %s with an expression the audit cannot read (a function or a query): check it by hand", *p.using, a.opts.Column), "")
+			} else {
+				detail := fmt.Sprintf("USING (%s) does not compare %s with current_setting(%s); permissive policies are OR-ed, so it opens every tenant's rows to %s",
+					*p.using, a.opts.Column, rls.QuoteLiteral(a.opts.Setting), usingVerbs(p.cmd))
+				if check == nil && (p.cmd == "*" || p.cmd == "w") {
+					detail += "; with no WITH CHECK, USING is also its write check, so rows can be written for any tenant"
+				}
+				f(PolicyNotTenant, Critical, detail,
+					fmt.Sprintf("DROP POLICY %s ON %s;\n-- or make it AS RESTRICTIVE, or give it to a role other than the app's (TO …)", p.qname, t.name))
+			}
+		}
+		if check != nil && !check.Scoped && (using == nil || using.Scoped) {
+			if check.Opaque {
+				f(PolicyNoWithCheck, Low, fmt.Sprintf("WITH CHECK (%s) compares %s with an expression the audit cannot read: check it by hand", *p.check, a.opts.Column), "")
+			} else {
+				f(PolicyNoWithCheck, High, fmt.Sprintf("WITH CHECK (%s) does not compare %s with the setting: %s through it accept rows of any tenant",
+					*p.check, a.opts.Column, checkVerbs(p.cmd)), a.alterPolicy(t, p))
+			}
+		}
+	}
+	if p.cmd == "a" && p.check == nil {
+		// PostgreSQL uses no expression at all for it: the policy lets no
+		// row in (fails closed) — almost certainly not what was meant.
+		f(PolicyNoWithCheck, Low, "an INSERT policy without WITH CHECK lets no row in: every INSERT it was meant to allow fails", a.alterPolicy(t, p))
+	}
+
+	var noNullif, perRow bool
+	for _, r := range []*exprReport{using, check} {
+		if r != nil {
+			noNullif = noNullif || r.NoNullif
+			perRow = perRow || r.PerRow
+		}
+	}
+	if noNullif {
+		f(PolicyNoNullif, Medium, fmt.Sprintf("reads current_setting(%s) without NULLIF(…, ''): after a reset the setting is '' rather than NULL, so a statement without a tenant compares with '' (an error for uuid or integer columns, a match for rows whose tenant is '')",
+			rls.QuoteLiteral(a.opts.Setting)), a.alterPolicy(t, p))
+	}
+	if perRow {
+		f(PolicySettingPerRow, Low, fmt.Sprintf("reads current_setting(%s) outside a scalar sub-select: it may be evaluated once per row instead of once per statement",
+			rls.QuoteLiteral(a.opts.Setting)), a.alterPolicy(t, p))
+	}
+}
+
+// alterPolicy is an ALTER POLICY giving p the recommended strict
+// expressions (those its command has).
+func (a *auditor) alterPolicy(t *table, p policy) string {
+	pred := rls.Predicate(a.colSQL, t.typ, a.opts.Setting, rls.Strict)
+	s := fmt.Sprintf("ALTER POLICY %s ON %s", p.qname, t.name)
+	switch p.cmd {
+	case "r", "d":
+		s += fmt.Sprintf(" USING (%s);", pred)
+	case "a":
+		s += fmt.Sprintf(" WITH CHECK (%s);", pred)
+	default:
+		s += fmt.Sprintf(" USING (%s) WITH CHECK (%s);", pred, pred)
+	}
+	return "-- keep any other condition of the policy, AND-ed:\n" + s
+}
+
+func permissiveWord(p bool) string {
+	if p {
+		return "PERMISSIVE"
+	}
+	return "RESTRICTIVE"
+}
+
+func usingVerbs(cmd string) string {
+	switch cmd {
+	case "r":
+		return "SELECT"
+	case "w":
+		return "UPDATE"
+	case "d":
+		return "DELETE"
+	}
+	return "SELECT, UPDATE and DELETE"
+}
+
+func checkVerbs(cmd string) string {
+	switch cmd {
+	case "a":
+		return "INSERTs"
+	case "w":
+		return "UPDATEs"
+	}
+	return "INSERTs and UPDATEs"
+}
