@@ -501,8 +501,8 @@ var mutations = []mutation{
 	{
 		name: "rewrite: references scoped by a parameter get a second predicate",
 		file: "internal/sqlcheck/decide.go",
-		old:  "\t\tcase OperandLiteral, OperandParam, OperandNamed:\n\t\t\treturn true, \"\"",
-		new:  "\t\tcase OperandLiteral, OperandNamed:\n\t\t\treturn true, \"\"",
+		old:  "\t\tcase OperandLiteral, OperandParam, OperandNamed:\n\t\t\tif v, ok := d.literal(o)",
+		new:  "\t\tcase OperandLiteral, OperandNamed:\n\t\t\tif v, ok := d.literal(o)",
 		pkg:  "./rewrite", tests: "TestGolden|TestRewriteOutputs",
 	},
 	{
