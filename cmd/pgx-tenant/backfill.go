@@ -136,7 +136,37 @@ func runBackfillPlan(ctx context.Context, e *env, fs *flag.FlagSet, args []strin
 			return exitFindings
 		}
 	}
+	if len(backfillConflicts(p)) > 0 {
+		return exitFindings
+	}
 	return exitOK
+}
+
+// backfillConflicts are the tables NULL tenants are derived from that hold
+// rows whose tenant differs from their parent's, in the plan's order.
+func backfillConflicts(p *backfill.Plan) []*backfill.Table {
+	var out []*backfill.Table
+	seen := map[*backfill.Table]bool{}
+	for _, t := range p.Tables {
+		for _, s := range t.Sources {
+			if len(s.Parent.Conflicts) > 0 && !seen[s.Parent] {
+				seen[s.Parent] = true
+				out = append(out, s.Parent)
+			}
+		}
+	}
+	return out
+}
+
+func backfillWriteConflicts(w io.Writer, cs []backfill.Conflict) {
+	for _, c := range cs {
+		more := ""
+		if int64(len(c.Sample)) < c.Rows {
+			more = ", …"
+		}
+		fmt.Fprintf(w, "     %s whose tenant differs from the row they reference through %s → %s (keys: %s%s)\n",
+			backfillRows(c.Rows), c.Constraint, c.Parent, strings.Join(c.Sample, ", "), more)
+	}
 }
 
 func backfillWritePlan(w io.Writer, p *backfill.Plan) {
@@ -160,6 +190,12 @@ func backfillWritePlan(w io.Writer, p *backfill.Plan) {
 		}
 		fill += t.Resolvable
 		backfillWriteSources(w, t)
+		for _, s := range t.Sources {
+			if stop == "" && t.NullRows > 0 && len(s.Parent.Conflicts) > 0 {
+				stop = t.String()
+				fmt.Fprintf(w, "   apply stops before this table: %s has tenants that differ from their parent's (below)\n", s.Parent)
+			}
+		}
 		if len(t.Unresolved) > 0 {
 			if stop == "" {
 				stop = t.String()
@@ -172,6 +208,13 @@ func backfillWritePlan(w io.Writer, p *backfill.Plan) {
 		if t.NullRows > 0 && t.Batch != "" {
 			fmt.Fprintf(w, "   each batch (at most %d rows; $1 = batch size, then the last key of the previous batch):\n", p.Options.BatchSize)
 			fmt.Fprintln(w, backfillIndent(t.Batch, "     "))
+		}
+	}
+	if cs := backfillConflicts(p); len(cs) > 0 {
+		fmt.Fprintln(w, "\nTenants that differ from their parent's, in tables NULL tenants are derived from (the rows referencing them would inherit them: apply stops before those; correct them first):")
+		for _, t := range cs {
+			fmt.Fprintf(w, "  %s:\n", t)
+			backfillWriteConflicts(w, t.Conflicts)
 		}
 	}
 	if len(p.Unused) > 0 {
@@ -189,7 +232,10 @@ func backfillWritePlan(w io.Writer, p *backfill.Plan) {
 	backfillWriteMigrations(w, "Migrations after the backfill (apply runs the NOT NULL ones itself, the others with --apply-constraints):", p.Migrations)
 	fmt.Fprintf(w, "\n%s to fill", backfillRows(fill))
 	if unresolved > 0 {
-		fmt.Fprintf(w, "; %s whose tenant cannot be derived: apply would stop at %s", backfillRows(unresolved), stop)
+		fmt.Fprintf(w, "; %s whose tenant cannot be derived", backfillRows(unresolved))
+	}
+	if stop != "" {
+		fmt.Fprintf(w, ": apply would stop at %s", stop)
 	}
 	fmt.Fprintln(w, ".")
 }
@@ -281,7 +327,17 @@ func runBackfillApply(ctx context.Context, e *env, fs *flag.FlagSet, args []stri
 		}
 	}
 	var ue *backfill.UnresolvedError
+	var ce *backfill.ConflictError
 	switch {
+	case errors.As(err, &ce):
+		fmt.Fprintf(e.stdout, "%s: stopped before it: its %s is derived from %s, where rows have a %s that differs from the row they reference:\n", ce.Table, ce.Table.Column, ce.Parent, ce.Parent.Column)
+		backfillWriteConflicts(e.stdout, ce.Conflicts)
+		fmt.Fprintf(e.stdout, "Correct them and run apply again; it goes on from here.")
+		if len(ce.Untouched) > 0 {
+			fmt.Fprintf(e.stdout, " Not touched: %s.", strings.Join(ce.Untouched, ", "))
+		}
+		fmt.Fprintln(e.stdout)
+		return exitFindings
 	case errors.As(err, &ue):
 		var n int64
 		for _, u := range ue.Unresolved {

@@ -41,7 +41,7 @@ func TestBackfillCLI(t *testing.T) {
 		"tenant from (COALESCE in this order; parents that disagree leave the row unresolved):",
 		"each batch (at most 500 rows",
 		`WITH batch AS MATERIALIZED (`,
-		`UPDATE "public"."invoices" t SET "tenant_id" = (SELECT CASE WHEN`,
+		`UPDATE ONLY "public"."invoices" t SET "tenant_id" = (SELECT CASE WHEN`,
 		`ALTER TABLE "public"."bookings" ADD CONSTRAINT "tenant_id_not_null_pgx_tenant" CHECK ("tenant_id" IS NOT NULL) NOT VALID;`,
 		`ALTER TABLE "public"."bookings" ALTER COLUMN "tenant_id" SET NOT NULL;`,
 		`CREATE UNIQUE INDEX CONCURRENTLY "services_tenant_id_id_key" ON "public"."services" ("tenant_id", "id");`,
@@ -191,4 +191,35 @@ func TestBackfillCLIUsage(t *testing.T) {
 	if r.code != exitError || !strings.Contains(r.stderr, `"nope" is not a tenant-owned table`) {
 		t.Errorf("--table nope: code %d, stderr %q", r.code, r.stderr)
 	}
+}
+
+// TestBackfillCLIConflict: a booking whose tenant differs from its
+// service request's: plan shows it and where apply stops, exit 1; apply
+// stops before the reminders, which would inherit it, exit 1.
+func TestBackfillCLIConflict(t *testing.T) {
+	d := pgtest.NewDatabase(t)
+	backfilltest.Seed(t, d, 100)
+	if err := d.ExecOwner(context.Background(), `UPDATE bookings SET tenant_id = 'globex' WHERE id = 7`); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, nil, "backfill", "plan", "--dsn", d.OwnerDSN)
+	t.Logf("plan:\n%s", r.stdout)
+	if r.code != exitFindings {
+		t.Errorf("plan: code %d, want %d\n%s", r.code, exitFindings, r.stderr)
+	}
+	backfillWant(t, "plan", r.stdout,
+		"apply stops before this table: bookings has tenants that differ from their parent's (below)",
+		"  bookings:\n     1 row whose tenant differs from the row they reference through bookings_service_request_id_fkey → service_requests (keys: 7)",
+		": apply would stop at scheduled_reminders.",
+	)
+	r = runCLI(t, nil, "backfill", "apply", "--dsn", d.OwnerDSN)
+	t.Logf("apply:\n%s", r.stdout)
+	if r.code != exitFindings {
+		t.Errorf("apply: code %d, want %d\n%s", r.code, exitFindings, r.stderr)
+	}
+	backfillWant(t, "apply", r.stdout,
+		"bookings: filled 999 of 999 NULL",
+		"scheduled_reminders: stopped before it: its tenant_id is derived from bookings, where rows have a tenant_id that differs from the row they reference:",
+		"Not touched: work_orders, expenses, invoices, attachments.",
+	)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -80,8 +82,21 @@ func Apply(ctx context.Context, conn *pgx.Conn, p *Plan, progress func(Progress)
 	if _, err := conn.Exec(ctx, "SET row_security = off"); err != nil {
 		return nil, fmt.Errorf("backfill: SET row_security = off: %w", err)
 	}
+	if err := checkPrivileges(ctx, conn, p.Tables); err != nil {
+		return nil, err
+	}
 	res := &Result{}
+	checked := map[*Table]bool{} // parents found without conflicts
 	for i, t := range p.Tables {
+		if err := checkParents(ctx, conn, p.Options, t, checked); err != nil {
+			var ce *ConflictError
+			if errors.As(err, &ce) {
+				for _, u := range p.Tables[i+1:] {
+					ce.Untouched = append(ce.Untouched, u.String())
+				}
+			}
+			return res, err
+		}
 		tr, err := applyTable(ctx, conn, p.Options, t, progress)
 		res.Tables = append(res.Tables, tr)
 		if err != nil {
@@ -118,12 +133,32 @@ func Apply(ctx context.Context, conn *pgx.Conn, p *Plan, progress func(Progress)
 		}
 		for _, s := range m.Statements {
 			if err := execRetry(ctx, conn, s); err != nil {
-				return res, fmt.Errorf("backfill: %s: %s %s: %q: %w", m.Table, m.Kind, m.Name, s, err)
+				return res, migrationError(m, s, err)
 			}
 		}
 	}
 	res.ConstraintsApplied = true
 	return res, setLockTimeout(ctx, conn, p.Options.LockTimeout)
+}
+
+// migrationError says which migration failed, with the server's detail
+// (the offending key: pgconn's message leaves it out), and what a failed
+// VALIDATE of a composite key means.
+func migrationError(m Migration, stmt string, err error) error {
+	var pg *pgconn.PgError
+	if !errors.As(err, &pg) {
+		return fmt.Errorf("backfill: %s: %s %s: %q: %w", m.Table, m.Kind, m.Name, stmt, err)
+	}
+	detail := ""
+	if pg.Detail != "" {
+		detail = " (" + pg.Detail + ")"
+	}
+	if m.Kind == ForeignKey && pg.Code == "23503" {
+		return fmt.Errorf("backfill: %s: %s: rows of %s already have a tenant that differs from the row they reference%s: "+
+			"the composite key is in place NOT VALID (new rows must match); correct those rows, then run apply again: %q: %w",
+			m.Table, m.Name, m.Table, detail, stmt, err)
+	}
+	return fmt.Errorf("backfill: %s: %s %s%s: %q: %w", m.Table, m.Kind, m.Name, detail, stmt, err)
 }
 
 func setLockTimeout(ctx context.Context, conn *pgx.Conn, d time.Duration) error {
@@ -144,7 +179,7 @@ func applyTable(ctx context.Context, conn *pgx.Conn, opts Options, t *Table, pro
 		tr.AlreadyNotNull = true
 		return tr, nil
 	}
-	if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+t.ident()+" WHERE "+ident(t.Column)+" IS NULL").Scan(&tr.NullRows); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+t.only()+" WHERE "+ident(t.Column)+" IS NULL").Scan(&tr.NullRows); err != nil {
 		return tr, wrapRead(t, "counting NULL tenants", err)
 	}
 	report := func(finished bool) {
@@ -153,41 +188,139 @@ func applyTable(ctx context.Context, conn *pgx.Conn, opts Options, t *Table, pro
 	}
 	report(false)
 	t.NullRows, t.Resolvable, t.Unresolved = 0, 0, nil
-	if tr.NullRows > 0 {
-		// More than one pass only when rows change under the backfill
-		// (a NULL row inserted behind the key walk, a key updated).
+	// passes fills t and counts what is left, up to max times: more than
+	// once only when rows change under the backfill (a NULL row inserted
+	// behind the key walk, a key updated).
+	passes := func(max int) error {
 		for pass := 1; ; pass++ {
 			n := int64(0)
 			if len(t.Sources) > 0 {
 				var err error
 				n, err = fill(ctx, conn, t, opts.BatchSize, func(k int64) { tr.Filled += k; report(false) })
 				if err != nil {
-					report(true)
-					return tr, err
+					return err
 				}
 			}
 			if err := count(ctx, conn, t, nil, opts.Sample); err != nil {
-				report(true)
-				return tr, err
+				return err
 			}
-			if t.Resolvable == 0 || n == 0 || pass == 3 {
-				break
+			if t.Resolvable == 0 || n == 0 || pass == max {
+				return nil
 			}
+		}
+	}
+	if tr.NullRows > 0 {
+		if err := passes(3); err != nil {
+			report(true)
+			return tr, err
 		}
 	}
 	report(true)
 	if len(t.Unresolved) > 0 {
 		return tr, &UnresolvedError{Table: t, Unresolved: t.Unresolved}
 	}
-	if t.NullRows > 0 {
-		return tr, fmt.Errorf("backfill: %s: %d rows still have a NULL tenant that can be derived after 3 passes: rows are changing under the backfill; run it again", t, t.NullRows)
+	// NULL tenants still arriving, or arrived since the count, all
+	// derivable: the check (added NOT VALID) refuses new ones, so one more
+	// pass once VALIDATE finds some is the last.
+	refill := func() error {
+		err := passes(1)
+		report(true)
+		switch {
+		case err != nil:
+			return err
+		case len(t.Unresolved) > 0:
+			return &UnresolvedError{Table: t, Unresolved: t.Unresolved}
+		}
+		return nil
 	}
-	if err := setNotNull(ctx, conn, t); err != nil {
+	if err := setNotNull(ctx, conn, t, refill); err != nil {
 		return tr, err
 	}
 	tr.SetNotNull = true
 	tr.Elapsed = time.Since(start)
 	return tr, nil
+}
+
+// checkPrivileges returns an error naming the tables with a nullable
+// tenant column the role may not UPDATE or does not own (NOT NULL is an
+// ALTER TABLE), before anything is written: otherwise Apply would stop at
+// the first of them, having done the tables before.
+func checkPrivileges(ctx context.Context, conn *pgx.Conn, tables []*Table) error {
+	var oids []uint32
+	byOID := map[uint32]*Table{}
+	for _, t := range tables {
+		if t.Nullable {
+			oids = append(oids, t.oid)
+			byOID[t.oid] = t
+		}
+	}
+	if len(oids) == 0 {
+		return nil
+	}
+	rows, err := conn.Query(ctx, `
+		SELECT c.oid, has_table_privilege(c.oid, 'UPDATE'), pg_has_role(c.relowner, 'USAGE'), pg_get_userbyid(c.relowner)::text
+		FROM pg_class c WHERE c.oid = ANY($1) ORDER BY c.oid`, oids)
+	if err != nil {
+		return fmt.Errorf("backfill: reading privileges: %w", err)
+	}
+	var missing []string
+	for rows.Next() {
+		var oid uint32
+		var update, owner bool
+		var ownerName string
+		if err := rows.Scan(&oid, &update, &owner, &ownerName); err != nil {
+			return fmt.Errorf("backfill: reading privileges: %w", err)
+		}
+		var lacks []string
+		if !update {
+			lacks = append(lacks, "UPDATE")
+		}
+		if !owner {
+			lacks = append(lacks, "ownership (owned by "+ownerName+")")
+		}
+		if len(lacks) > 0 {
+			missing = append(missing, fmt.Sprintf("%s: %s", byOID[oid], strings.Join(lacks, ", ")))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("backfill: reading privileges: %w", err)
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return fmt.Errorf("backfill: the role lacks what the backfill needs on %s: it UPDATEs the rows and ALTERs the tables (NOT NULL); nothing was written; connect as the tables' owner (see the row-level security requirements) or a superuser",
+			strings.Join(missing, "; "))
+	}
+	return nil
+}
+
+// checkParents returns a *ConflictError when a table t's NULL tenants are
+// derived from has rows whose tenant differs from their own parent's (the
+// plan's conflicts, counted again: the plan is not trusted).
+func checkParents(ctx context.Context, conn *pgx.Conn, opts Options, t *Table, checked map[*Table]bool) error {
+	if len(t.Sources) == 0 {
+		return nil
+	}
+	var nulls bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT FROM "+t.only()+" WHERE "+ident(t.Column)+" IS NULL)").Scan(&nulls); err != nil {
+		return wrapRead(t, "looking for NULL tenants", err)
+	}
+	if !nulls {
+		return nil
+	}
+	for _, s := range t.Sources {
+		parent := s.Parent
+		if checked[parent] || len(parent.Sources) == 0 {
+			continue
+		}
+		if err := conflicts(ctx, conn, parent, opts.Sample); err != nil {
+			return err
+		}
+		if len(parent.Conflicts) > 0 {
+			return &ConflictError{Table: t, Parent: parent, Conflicts: parent.Conflicts}
+		}
+		checked[parent] = true
+	}
+	return nil
 }
 
 // fill runs batches on t until none is left, calling done with the rows
@@ -245,18 +378,29 @@ func fill(ctx context.Context, conn *pgx.Conn, t *Table, size int, done func(int
 }
 
 // setNotNull runs the NOT NULL sequence on t, going on from a CHECK a
-// stopped run left.
-func setNotNull(ctx context.Context, conn *pgx.Conn, t *Table) error {
+// stopped run left. When VALIDATE finds NULL tenants (rows that arrived
+// before the CHECK), it runs refill, then VALIDATE again: from the CHECK
+// on, no NULL can arrive.
+func setNotNull(ctx context.Context, conn *pgx.Conn, t *Table, refill func() error) error {
 	var exists bool
 	err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_constraint WHERE conrelid = $1 AND conname = $2)`, t.oid, notNullCheck(t.Column)).Scan(&exists)
 	if err != nil {
 		return fmt.Errorf("backfill: %s: reading constraints: %w", t, err)
 	}
-	for _, s := range notNullMigration(t, exists).Statements {
-		if err := execRetry(ctx, conn, s); err != nil {
-			var pg *pgconn.PgError
+	m := notNullMigration(t, exists)
+	validate := len(m.Statements) - 3 // then SET NOT NULL, DROP CONSTRAINT
+	for i, s := range m.Statements {
+		err := execRetry(ctx, conn, s)
+		var pg *pgconn.PgError
+		if i == validate && errors.As(err, &pg) && pg.Code == "23514" {
+			if err := refill(); err != nil {
+				return err
+			}
+			err = execRetry(ctx, conn, s)
+		}
+		if err != nil {
 			if errors.As(err, &pg) && pg.Code == "23514" {
-				return fmt.Errorf("backfill: %s: rows with a NULL %s arrived during the backfill, so it cannot be made NOT NULL; the check %s now refuses new ones: make the application write the tenant, and run the backfill again: %w",
+				return fmt.Errorf("backfill: %s: rows with a NULL %s are left after the check %s was added, so it cannot be made NOT NULL (the check refuses new ones): run the backfill again: %w",
 					t, t.Column, notNullCheck(t.Column), err)
 			}
 			return fmt.Errorf("backfill: %s: %q: %w", t, s, err)

@@ -19,11 +19,16 @@ type index struct {
 
 // foreignKey is one foreign key between two tenant-owned tables.
 type foreignKey struct {
-	name                 string
-	child, parent        *Table
-	columns, refColumns  []string
-	colNotNull           []bool // per referencing column: NOT NULL
-	updType, delType     byte   // pg_constraint.confupdtype / confdeltype
+	name                string
+	child, parent       *Table
+	columns, refColumns []string
+	colNotNull          []bool // per referencing column: NOT NULL
+	// collations: per pair, the referenced column's collation (quoted,
+	// qualified) when it is not the referencing column's, else "": the
+	// lookup compares under it, as the key's checks and the referenced
+	// unique index do (two implicit collations in one = are an error).
+	collations           []string
+	updType, delType     byte // pg_constraint.confupdtype / confdeltype
 	deferrable, deferred bool
 	tenantPair           bool // the tenant column is one of the pairs, child tenant → parent tenant
 	oddTenant            bool // the child's tenant column refers to some other parent column
@@ -33,7 +38,8 @@ type foreignKey struct {
 // and the foreign keys between them.
 func load(ctx context.Context, conn *pgx.Conn, column string) (tables []*Table, skipped []Skipped, fks []*foreignKey, err error) {
 	rows, err := conn.Query(ctx, `
-		SELECT c.oid, n.nspname, c.relname, NOT a.attnotnull, c.relkind = 'p'
+		SELECT c.oid, n.nspname, c.relname, NOT a.attnotnull, c.relkind = 'p',
+		       EXISTS (SELECT FROM pg_inherits i WHERE i.inhparent = c.oid)
 		FROM pg_class c
 		JOIN pg_namespace n ON n.oid = c.relnamespace
 		JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = $1 AND a.attnum > 0 AND NOT a.attisdropped
@@ -48,7 +54,7 @@ func load(ctx context.Context, conn *pgx.Conn, column string) (tables []*Table, 
 	for rows.Next() {
 		t := &Table{Column: column}
 		var partitioned bool
-		if err := rows.Scan(&t.oid, &t.Schema, &t.Name, &t.Nullable, &partitioned); err != nil {
+		if err := rows.Scan(&t.oid, &t.Schema, &t.Name, &t.Nullable, &partitioned, &t.inherited); err != nil {
 			return nil, nil, nil, fmt.Errorf("backfill: reading tenant-owned tables: %w", err)
 		}
 		if partitioned {
@@ -97,6 +103,25 @@ func load(ctx context.Context, conn *pgx.Conn, column string) (tables []*Table, 
 		return nil, nil, nil, fmt.Errorf("backfill: reading indexes: %w", err)
 	}
 
+	// Every constraint name of the tables, and every relation name of their
+	// schemas: the names of new constraints and indexes must not collide.
+	rows, err = conn.Query(ctx, `
+		SELECT con.conrelid, con.conname::text FROM pg_constraint con WHERE con.conrelid = ANY($1)`, oids)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("backfill: reading constraints: %w", err)
+	}
+	for rows.Next() {
+		var oid uint32
+		var name string
+		if err := rows.Scan(&oid, &name); err != nil {
+			return nil, nil, nil, fmt.Errorf("backfill: reading constraints: %w", err)
+		}
+		byOID[oid].constraints = append(byOID[oid].constraints, name)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, nil, fmt.Errorf("backfill: reading constraints: %w", err)
+	}
+
 	// Foreign keys between tenant-owned tables.
 	rows, err = conn.Query(ctx, `
 		SELECT con.conname, con.conrelid, con.confrelid,
@@ -106,6 +131,14 @@ func load(ctx context.Context, conn *pgx.Conn, column string) (tables []*Table, 
 		             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord),
 		       ARRAY(SELECT a.attnotnull FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
 		             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord),
+		       ARRAY(SELECT CASE WHEN pa.attcollation <> 0 AND pa.attcollation <> ca.attcollation
+		                    THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) ELSE '' END
+		             FROM unnest(con.conkey, con.confkey) WITH ORDINALITY k(attnum, refnum, ord)
+		             JOIN pg_attribute ca ON ca.attrelid = con.conrelid AND ca.attnum = k.attnum
+		             JOIN pg_attribute pa ON pa.attrelid = con.confrelid AND pa.attnum = k.refnum
+		             LEFT JOIN pg_collation co ON co.oid = pa.attcollation
+		             LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
+		             ORDER BY k.ord),
 		       con.confupdtype, con.confdeltype, con.condeferrable, con.condeferred
 		FROM pg_constraint con
 		WHERE con.contype = 'f' AND con.conrelid = ANY($1) AND con.confrelid = ANY($1)
@@ -117,7 +150,7 @@ func load(ctx context.Context, conn *pgx.Conn, column string) (tables []*Table, 
 		var fk foreignKey
 		var childOID, parentOID uint32
 		var upd, del string
-		if err := rows.Scan(&fk.name, &childOID, &parentOID, &fk.columns, &fk.refColumns, &fk.colNotNull, &upd, &del, &fk.deferrable, &fk.deferred); err != nil {
+		if err := rows.Scan(&fk.name, &childOID, &parentOID, &fk.columns, &fk.refColumns, &fk.colNotNull, &fk.collations, &upd, &del, &fk.deferrable, &fk.deferred); err != nil {
 			return nil, nil, nil, fmt.Errorf("backfill: reading foreign keys: %w", err)
 		}
 		fk.child, fk.parent = byOID[childOID], byOID[parentOID]
@@ -142,24 +175,52 @@ func load(ctx context.Context, conn *pgx.Conn, column string) (tables []*Table, 
 	return tables, skipped, fks, nil
 }
 
+// relations reads the names of the relations (tables, indexes, views…)
+// in the schemas of tables, keyed schema + "." + name: an index's name
+// must differ from all of them.
+func relations(ctx context.Context, conn *pgx.Conn, tables []*Table) (map[string]bool, error) {
+	oids := make([]uint32, 0, len(tables))
+	for _, t := range tables {
+		oids = append(oids, t.oid)
+	}
+	rows, err := conn.Query(ctx, `
+		SELECT n.nspname::text, c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relnamespace IN (SELECT relnamespace FROM pg_class WHERE oid = ANY($1))`, oids)
+	if err != nil {
+		return nil, fmt.Errorf("backfill: reading relation names: %w", err)
+	}
+	out := map[string]bool{}
+	for rows.Next() {
+		var schema, name string
+		if err := rows.Scan(&schema, &name); err != nil {
+			return nil, fmt.Errorf("backfill: reading relation names: %w", err)
+		}
+		out[schema+"."+name] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("backfill: reading relation names: %w", err)
+	}
+	return out, nil
+}
+
 // lookupColumns are the pairs of fk that find the parent row when the
 // child's tenant is NULL: every pair but the tenant one. ok is false when
 // they do not identify one parent row (no unique index on exactly them).
-func (fk *foreignKey) lookupColumns() (cols, refs []string, notNull, ok bool) {
+func (fk *foreignKey) lookupColumns() (cols, refs, colls []string, notNull, ok bool) {
 	if fk.oddTenant {
-		return nil, nil, false, false
+		return nil, nil, nil, false, false
 	}
 	notNull = true
 	for i, c := range fk.columns {
 		if c != fk.child.Column || !fk.tenantPair {
-			cols, refs = append(cols, c), append(refs, fk.refColumns[i])
+			cols, refs, colls = append(cols, c), append(refs, fk.refColumns[i]), append(colls, fk.collations[i])
 			notNull = notNull && fk.colNotNull[i]
 		}
 	}
 	if fk.tenantPair && (len(refs) == 0 || !fk.parent.hasUnique(refs)) {
-		return nil, nil, false, false
+		return nil, nil, nil, false, false
 	}
-	return cols, refs, notNull, true
+	return cols, refs, colls, notNull, true
 }
 
 // hasUnique reports whether t has a valid unique index on exactly the set
@@ -208,11 +269,22 @@ func sameSet(a, b []string) bool {
 // objectName builds a constraint or index name from parts, cut to the 63
 // bytes PostgreSQL keeps (on a UTF-8 boundary).
 func objectName(parts ...string) string {
-	s := strings.Join(parts, "_")
-	if len(s) <= 63 {
+	return cut(strings.Join(parts, "_"), 63)
+}
+
+// suffixedName is base_suffix, base cut so that the whole fits in the 63
+// bytes PostgreSQL keeps: unlike objectName, the suffix is never cut off,
+// so the name differs from base even when base is 63 bytes long (as
+// PostgreSQL's own generated names for long tables and columns are).
+func suffixedName(base, suffix string) string {
+	return cut(base, 63-len(suffix)-1) + "_" + suffix
+}
+
+func cut(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	s = s[:63]
+	s = s[:n]
 	for !utf8.ValidString(s) {
 		s = s[:len(s)-1]
 	}

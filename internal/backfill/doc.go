@@ -23,7 +23,16 @@
 // include the tenant column (tenant_id, booking_id) → bookings (tenant_id,
 // id) is used through its other columns when they are a unique key of the
 // parent. Foreign keys to tables without the tenant column (tenant_id →
-// tenants) are not sources.
+// tenants) are not sources. The lookup is the key's own: it reads ONLY the
+// referenced table (not the tables inheriting from it), and compares text
+// under the referenced column's collation when the two columns' differ.
+//
+// A row whose tenant is already set is never written, but its children
+// take it: so the plan counts, in every table NULL tenants are derived
+// from, the rows whose tenant is set and differs from the tenant of the row
+// they reference (Table.Conflicts), and Apply stops before the first table
+// deriving from such a table (*ConflictError): correct them first. The
+// check reads each such parent table once more, with a lookup per row.
 //
 // A row is unresolved, with its Reason, when: its parents disagree; a
 // foreign key column is set but no referenced row has a tenant, nor can
@@ -42,7 +51,8 @@
 // guessed at: a self-referencing key, and every key on a cycle of keys (a →
 // b → a), is not used to derive tenants, and the plan lists it (Plan.Unused)
 // with the reason; rows that only such a key could resolve are unresolved.
-// Parents left out by Options.Tables are read, never written.
+// Parents left out by Options.Tables are read, never written (but with
+// ApplyConstraints a composite key referencing one indexes it).
 //
 // # Batching and locks
 //
@@ -54,7 +64,11 @@
 // UPDATE rechecks "tenant IS NULL" and recomputes the derived tenant from
 // the row's current version, so a row changed concurrently (READ
 // COMMITTED re-evaluation) is neither overwritten nor given a tenant from
-// its old parent. A table without a primary key is batched by ctid (WHERE
+// its old parent. Every read and write is of ONLY the table: an
+// inheritance child is a table of its own (foreign keys are not
+// inherited), backfilled, or reported, by itself, and a parent is made NOT
+// NULL without its children (ALTER TABLE ONLY, a NO INHERIT check). A
+// table without a primary key is batched by ctid (WHERE
 // ctid = ANY(ARRAY(SELECT ctid … LIMIT n))), which rescans from the start
 // each batch: fine for small tables, slow for big ones. Batches take only
 // row locks; lock_timeout (Options.LockTimeout, default 5s) bounds every
@@ -69,8 +83,11 @@
 // scan), DROP CONSTRAINT. From the ADD on, inserts and updates with a NULL
 // tenant fail: the application must write the tenant before the backfill
 // runs (the driver's rewrite fills INSERTs). Rows inserted with a NULL
-// tenant behind the key walk are caught by a second pass; if they arrive
-// after it, VALIDATE fails and Apply says so: run it again.
+// tenant behind the key walk are caught by a second pass (three at most);
+// if they keep arriving, or arrive after the last, VALIDATE finds them:
+// the check then refuses new ones, so Apply fills them in one more pass
+// and validates again, rather than stopping (until their writes stop,
+// updates of those rows fail on the check).
 //
 // Index and foreign-key migrations run after every table is done, with
 // Options.ApplyConstraints (otherwise they are returned to print): CREATE
@@ -79,6 +96,13 @@
 // is dropped first), then per foreign key between tenant-owned tables:
 // ADD the composite key (tenant_id, fk) → parent (tenant_id, id) NOT
 // VALID, VALIDATE, DROP the old key, RENAME the new one to the old name.
+// The new key is added as the old name with _tenant (its end cut so the
+// suffix fits 63 bytes; a number after it while the name is taken), and is
+// taken up again by the next run only when a key of that name has exactly
+// its definition; new indexes are named the same way. A VALIDATE that
+// fails on a row whose tenant differs from its parent's is reported with
+// the server's detail (the key); the new key stays NOT VALID, refusing new
+// mismatches.
 // The parent needs a UNIQUE (tenant_id, id) first, which the index
 // migrations create. ON DELETE SET NULL/SET DEFAULT keep to the key
 // columns (PostgreSQL 15+ syntax), so the tenant column is never nulled.
@@ -110,7 +134,8 @@
 // role with BYPASSRLS, or as the owner of tables that are not FORCEd (a
 // table with FORCE ROW LEVEL SECURITY filters its owner too). The role
 // also needs UPDATE on the tables and, for NOT NULL and the migrations, to
-// own them. The application role of the driver is none of these, by
+// own them: Apply checks both on every table with a nullable tenant column
+// before writing anything. The application role of the driver is none of these, by
 // design.
 //
 // # What it does not do
@@ -121,8 +146,13 @@
 //   - partitioned tables (reported as skipped);
 //   - derive through anything but foreign keys (a join table, a column
 //     naming convention, a trigger);
-//   - check that rows which already have a tenant agree with their parents:
-//     the VALIDATE of a composite foreign key fails on such rows;
+//   - correct rows which already have a tenant that disagrees with their
+//     parents: it stops before their children (see above), and the
+//     VALIDATE of a composite foreign key fails on them;
+//   - serialize with the application: a row whose parent the application
+//     moves to another tenant while the backfill runs, without moving the
+//     row in the same transaction before the backfill reaches it, keeps
+//     the tenant it was given (the composite key's VALIDATE catches it);
 //   - keep the application from inserting NULL tenants while it runs, or
 //     fill tenants of rows inserted after it.
 package backfill

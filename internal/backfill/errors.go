@@ -145,3 +145,27 @@ func (e *UnresolvedError) Error() string {
 	}
 	return fmt.Sprintf("backfill: %s: %d rows whose %s cannot be derived (%s)", e.Table, n, e.Table.Column, strings.Join(why, "; "))
 }
+
+// ConflictError is returned by Apply when it stops before a table because
+// a table its NULL tenants are derived from holds rows whose tenant is
+// set and differs from the tenant of the row they reference: the NULLs
+// would inherit a tenant that is contradicted, so the backfill does not
+// pick. The tables before Table are backfilled; Table and the ones after
+// are untouched.
+type ConflictError struct {
+	Table *Table
+	// Parent is the table holding the conflicts.
+	Parent    *Table
+	Conflicts []Conflict
+	// Untouched are the tables after Table, left as they were.
+	Untouched []string
+}
+
+func (e *ConflictError) Error() string {
+	var why []string
+	for _, c := range e.Conflicts {
+		why = append(why, fmt.Sprintf("%d through %s → %s, keys %s", c.Rows, c.Constraint, c.Parent, strings.Join(c.Sample, ", ")))
+	}
+	return fmt.Sprintf("backfill: %s: not filled: its %s is derived from %s, where rows have a %s that differs from the row they reference (%s): correct them, then run apply again",
+		e.Table, e.Table.Column, e.Parent, e.Parent.Column, strings.Join(why, "; "))
+}

@@ -50,14 +50,21 @@ func notNullCheck(column string) string { return objectName(column, "not_null", 
 
 func notNullMigration(t *Table, checkExists bool) Migration {
 	name := ident(notNullCheck(t.Column))
+	// A table others inherit from is made NOT NULL alone (ONLY, a check
+	// that is NO INHERIT): its children are tables of their own, backfilled
+	// or not, which a recursing ALTER would check and constrain too.
+	table, noInherit := t.ident(), ""
+	if t.inherited {
+		table, noInherit = t.only(), " NO INHERIT"
+	}
 	var stmts []string
 	if !checkExists {
-		stmts = append(stmts, fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s IS NOT NULL) NOT VALID", t.ident(), name, ident(t.Column)))
+		stmts = append(stmts, fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s IS NOT NULL)%s NOT VALID", table, name, ident(t.Column), noInherit))
 	}
 	stmts = append(stmts,
-		fmt.Sprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s", t.ident(), name),
-		fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL", t.ident(), ident(t.Column)),
-		fmt.Sprintf("ALTER TABLE %s DROP CONSTRAINT %s", t.ident(), name),
+		fmt.Sprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s", table, name),
+		fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL", table, ident(t.Column)),
+		fmt.Sprintf("ALTER TABLE %s DROP CONSTRAINT %s", table, name),
 	)
 	return Migration{Kind: NotNull, Table: t.String(), Name: t.Column, Why: "no NULL tenant left: make the column NOT NULL", Statements: stmts}
 }
@@ -82,16 +89,34 @@ func (p *Plan) migrations() []Migration {
 			return len(c) >= len(cols) && sameSet(c[:len(cols)], cols)
 		})
 	}
+	usedIndex := map[string]bool{} // schema.name of the indexes planned here
 	createIndex := func(t *Table, unique bool, cols []string, why string) {
 		suffix := "idx"
 		if unique {
 			suffix = "key"
 		}
-		name := objectName(append(append([]string{t.Name}, cols...), suffix)...)
+		// PostgreSQL's own way: a number after the suffix while the name is
+		// taken (names of relations are unique in a schema). An index a
+		// failed run left invalid on t under the name is dropped and made
+		// again.
+		base := strings.Join(append([]string{t.Name}, cols...), "_")
+		var name string
 		var stmts []string
-		if t.invalidIndex(name) {
-			stmts = append(stmts, fmt.Sprintf("DROP INDEX CONCURRENTLY IF EXISTS %s", pgx.Identifier{t.Schema, name}.Sanitize()))
+		for i := 0; ; i++ {
+			name = suffixedName(base, numbered(suffix, i))
+			key := t.Schema + "." + name
+			if usedIndex[key] {
+				continue
+			}
+			if t.invalidIndex(name) {
+				stmts = append(stmts, fmt.Sprintf("DROP INDEX CONCURRENTLY IF EXISTS %s", pgx.Identifier{t.Schema, name}.Sanitize()))
+				break
+			}
+			if !p.relations[key] {
+				break
+			}
 		}
+		usedIndex[t.Schema+"."+name] = true
 		u := ""
 		if unique {
 			u = "UNIQUE "
@@ -110,10 +135,7 @@ func (p *Plan) migrations() []Migration {
 			createIndex(t, false, []string{col}, "no index is led by the tenant column")
 		}
 	}
-	existing := map[string]bool{}
-	for _, fk := range p.fks {
-		existing[fk.child.oidName(fk.name)] = true
-	}
+	usedConstraint := map[*Table][]string{} // constraint names planned here
 	for _, fk := range p.fks {
 		if !sel[fk.child] || fk.tenantPair || fk.oddTenant {
 			continue
@@ -126,12 +148,48 @@ func (p *Plan) migrations() []Migration {
 		if !leading(fk.child, cols) {
 			createIndex(fk.child, false, cols, fmt.Sprintf("the composite key replacing %s is looked up by (%s) on deletes and updates of %s", fk.name, strings.Join(cols, ", "), fk.parent))
 		}
-		fks = append(fks, fkMigration(fk, existing[fk.child.oidName(objectName(fk.name, "tenant"))]))
+		name, added := p.compositeName(fk, usedConstraint[fk.child])
+		usedConstraint[fk.child] = append(usedConstraint[fk.child], name)
+		fks = append(fks, fkMigration(fk, name, added))
 	}
 	return slices.Concat(notNull, indexes, fks)
 }
 
-func (t *Table) oidName(name string) string { return fmt.Sprint(t.oid, ".", name) }
+// compositeName is the name the composite key replacing fk is added
+// under, before it takes fk's name: fk's name with _tenant (a number after
+// it while the name is taken on the table). added: a stopped run added the
+// key already: a foreign key of that name and exactly that definition
+// exists. The name never is fk's own (a 63-byte name cut would make it so,
+// and the migration would then drop fk without replacing it), nor any other
+// constraint's.
+func (p *Plan) compositeName(fk *foreignKey, planned []string) (name string, added bool) {
+	col := fk.child.Column
+	cols := append([]string{col}, fk.columns...)
+	refs := append([]string{col}, fk.refColumns...)
+	for i := 0; ; i++ {
+		name = suffixedName(fk.name, numbered("tenant", i))
+		if slices.Contains(planned, name) {
+			continue
+		}
+		if !slices.Contains(fk.child.constraints, name) {
+			return name, false
+		}
+		for _, o := range p.fks {
+			if o.child == fk.child && o.name == name && o.parent == fk.parent &&
+				slices.Equal(o.columns, cols) && slices.Equal(o.refColumns, refs) {
+				return name, true
+			}
+		}
+	}
+}
+
+// numbered is suffix, then suffix1, suffix2…
+func numbered(suffix string, i int) string {
+	if i == 0 {
+		return suffix
+	}
+	return fmt.Sprint(suffix, i)
+}
 
 func idents(names []string) string {
 	q := make([]string, len(names))
@@ -143,11 +201,11 @@ func idents(names []string) string {
 
 var fkActions = map[byte]string{'r': "RESTRICT", 'c': "CASCADE", 'n': "SET NULL", 'd': "SET DEFAULT"}
 
-// fkMigration replaces fk by a composite key with the tenant column.
-// added: a previous run added the new key already (and was stopped).
-func fkMigration(fk *foreignKey, added bool) Migration {
+// fkMigration replaces fk by a composite key with the tenant column, added
+// as name. added: a previous run added the new key already (and was
+// stopped).
+func fkMigration(fk *foreignKey, name string, added bool) Migration {
 	col := fk.child.Column
-	name := objectName(fk.name, "tenant")
 	why := fmt.Sprintf("%s (%s) → %s: make it tenant-aware, so a row can only reference a row of its own tenant", fk.name, strings.Join(fk.columns, ", "), fk.parent)
 	var stmts []string
 	if !added {

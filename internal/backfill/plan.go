@@ -73,8 +73,9 @@ type Plan struct {
 	// composite foreign keys (Apply runs these with ApplyConstraints).
 	Migrations []Migration
 
-	all []*Table
-	fks []*foreignKey
+	all       []*Table
+	fks       []*foreignKey
+	relations map[string]bool // relation names of the tables' schemas, "schema.name"
 }
 
 // Table is one tenant-owned table.
@@ -95,13 +96,21 @@ type Table struct {
 	// parents first); Unresolved the others, by reason.
 	NullRows, Resolvable int64
 	Unresolved           []Unresolved
+	// Conflicts are rows whose tenant is set but differs from the tenant of
+	// the row they reference through a source, per source: counted for the
+	// tables whose rows NULL tenants are derived from (a parent of a table
+	// with a nullable tenant column), because those NULLs would inherit
+	// them. Apply stops before a table whose parents have any.
+	Conflicts []Conflict
 	// Batch is the statement each batch of Apply runs: $1 is the batch
 	// size, the following parameters the primary key of the last row of the
 	// previous batch.
 	Batch string
 
-	oid     uint32
-	indexes []index
+	oid         uint32
+	indexes     []index
+	constraints []string // every constraint name of the table
+	inherited   bool     // other tables inherit from it (not partitions)
 }
 
 // String is the table's name, schema-qualified outside public.
@@ -114,6 +123,11 @@ func (t *Table) String() string {
 
 func (t *Table) ident() string { return pgx.Identifier{t.Schema, t.Name}.Sanitize() }
 
+// only is ONLY t: the rows of t itself, not those of the tables inheriting
+// from it, as foreign keys see it (they are not inherited; their checks
+// read ONLY the referenced table).
+func (t *Table) only() string { return "ONLY " + t.ident() }
+
 // Source is a foreign key a row's tenant is derived through: the tenant of
 // the row it references.
 type Source struct {
@@ -124,6 +138,8 @@ type Source struct {
 	Columns, RefColumns []string
 	// NotNull: every column of Columns is NOT NULL.
 	NotNull bool
+
+	collations []string // per column: see foreignKey.collations
 }
 
 func (s Source) String() string {
@@ -179,6 +195,18 @@ type Unresolved struct {
 	Sample []string
 }
 
+// Conflict counts the rows of a table whose tenant is set and differs from
+// the tenant of the row they reference through one foreign key, with a
+// sample of their primary keys (as in Unresolved). Rows referencing them
+// would inherit a tenant their own parent contradicts, and the composite
+// key would not validate.
+type Conflict struct {
+	Constraint string
+	Parent     *Table
+	Rows       int64
+	Sample     []string
+}
+
 // NewPlan reads the tenant-owned tables (tables having opts.Column), the
 // foreign keys between them and their NULL tenants, and derives the
 // backfill. conn must see every row: see the package doc (RLS); NewPlan
@@ -202,7 +230,58 @@ func NewPlan(ctx context.Context, conn *pgx.Conn, opts Options) (*Plan, error) {
 			return nil, err
 		}
 	}
+	for _, t := range p.derivedFrom() {
+		if err := conflicts(ctx, conn, t, p.Options.Sample); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
+}
+
+// derivedFrom are the tables NULL tenants are derived from (the parents of
+// the tables with a nullable tenant column) that themselves have sources,
+// in the plan's order, then by name.
+func (p *Plan) derivedFrom() []*Table {
+	var out []*Table
+	seen := map[*Table]bool{}
+	for _, t := range p.Tables {
+		if !t.Nullable {
+			continue
+		}
+		for _, s := range t.Sources {
+			if !seen[s.Parent] && len(s.Parent.Sources) > 0 {
+				seen[s.Parent] = true
+				out = append(out, s.Parent)
+			}
+		}
+	}
+	return out
+}
+
+// conflicts fills t.Conflicts.
+func conflicts(ctx context.Context, conn *pgx.Conn, t *Table, sample int) error {
+	t.Conflicts = nil
+	k, order := keyText(t, "c")
+	vals := (&builder{}).values(t, "c")
+	for i, s := range t.Sources {
+		where := fmt.Sprintf("FROM %s c WHERE %s IS NOT NULL AND %s <> %s", t.only(), col("c", t.Column), vals[i], col("c", t.Column))
+		c := Conflict{Constraint: s.Constraint, Parent: s.Parent}
+		if err := conn.QueryRow(ctx, "SELECT count(*) "+where).Scan(&c.Rows); err != nil {
+			return wrapRead(t, "counting tenants that differ from their parents'", err)
+		}
+		if c.Rows == 0 {
+			continue
+		}
+		rows, err := conn.Query(ctx, "SELECT "+k+" "+where+" ORDER BY "+strings.Join(order, ", ")+" LIMIT $1", sample)
+		if err != nil {
+			return wrapRead(t, "sampling tenants that differ from their parents'", err)
+		}
+		if c.Sample, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return wrapRead(t, "sampling tenants that differ from their parents'", err)
+		}
+		t.Conflicts = append(t.Conflicts, c)
+	}
+	return nil
 }
 
 // build reads the catalog and orders the tables; it reads no rows.
@@ -219,6 +298,9 @@ func build(ctx context.Context, conn *pgx.Conn, opts Options) (*Plan, error) {
 		return nil, err
 	}
 	p := &Plan{Options: opts, Skipped: skipped, all: all, fks: fks}
+	if p.relations, err = relations(ctx, conn, all); err != nil {
+		return nil, err
+	}
 	selected, err := p.selected()
 	if err != nil {
 		return nil, err
@@ -268,13 +350,13 @@ func (p *Plan) selected() (map[*Table]bool, error) {
 // by constraint name.
 func (p *Plan) derive() {
 	type edge struct {
-		fk         *foreignKey
-		cols, refs []string
-		notNull    bool
+		fk                *foreignKey
+		cols, refs, colls []string
+		notNull           bool
 	}
 	edges := map[*Table][]edge{}
 	for _, fk := range p.fks {
-		cols, refs, notNull, ok := fk.lookupColumns()
+		cols, refs, colls, notNull, ok := fk.lookupColumns()
 		switch {
 		case !ok && fk.oddTenant:
 			p.Unused = append(p.Unused, Unused{fk.name, fk.child.String(), fmt.Sprintf("it references %s.%s with the tenant column, not the tenant column", fk.parent, fk.refColumns[slices.Index(fk.columns, fk.child.Column)])})
@@ -283,7 +365,7 @@ func (p *Plan) derive() {
 		case fk.child == fk.parent:
 			p.Unused = append(p.Unused, Unused{fk.name, fk.child.String(), "it references its own table: fill these rows by hand"})
 		default:
-			edges[fk.child] = append(edges[fk.child], edge{fk, cols, refs, notNull})
+			edges[fk.child] = append(edges[fk.child], edge{fk, cols, refs, colls, notNull})
 		}
 	}
 	// Strongly connected components (Tarjan): keys inside one are a cycle.
@@ -330,7 +412,7 @@ func (p *Plan) derive() {
 				p.Unused = append(p.Unused, Unused{e.fk.name, t.String(), fmt.Sprintf("it is on a cycle of foreign keys (%s ⇄ %s): fill these rows by hand, or drop the key while backfilling", t, e.fk.parent)})
 				continue
 			}
-			t.Sources = append(t.Sources, Source{Constraint: e.fk.name, Parent: e.fk.parent, Columns: e.cols, RefColumns: e.refs, NotNull: e.notNull})
+			t.Sources = append(t.Sources, Source{Constraint: e.fk.name, Parent: e.fk.parent, Columns: e.cols, RefColumns: e.refs, NotNull: e.notNull, collations: e.colls})
 		}
 		slices.SortStableFunc(t.Sources, func(a, b Source) int {
 			if a.NotNull != b.NotNull {

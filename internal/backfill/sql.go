@@ -40,8 +40,11 @@ func (b *builder) values(t *Table, a string) []string {
 		conds := make([]string, len(s.Columns))
 		for j := range s.Columns {
 			conds[j] = col(p, s.RefColumns[j]) + " = " + col(a, s.Columns[j])
+			if c := s.collations[j]; c != "" {
+				conds[j] += " COLLATE " + c
+			}
 		}
-		out[i] = fmt.Sprintf("(SELECT %s FROM %s %s WHERE %s)", val, s.Parent.ident(), p, strings.Join(conds, " AND "))
+		out[i] = fmt.Sprintf("(SELECT %s FROM %s %s WHERE %s)", val, s.Parent.only(), p, strings.Join(conds, " AND "))
 	}
 	return out
 }
@@ -104,7 +107,7 @@ func classifySQL(t *Table, transitive map[*Table]bool) string {
 	}
 	if len(t.Sources) == 0 {
 		return fmt.Sprintf("SELECT %d AS reason, %s AS k, %s FROM %s c WHERE %s IS NULL",
-			NoForeignKey, k, strings.Join(outs, ", "), t.ident(), col("c", t.Column))
+			NoForeignKey, k, strings.Join(outs, ", "), t.only(), col("c", t.Column))
 	}
 	vals := b.values(t, "c")
 	sel, refs := make([]string, len(vals)), make([]string, len(vals))
@@ -133,7 +136,7 @@ WHERE %s IS NULL`,
 		strings.Join(set, " OR "), ParentTenantNull,
 		ForeignKeyNull,
 		k, strings.Join(outs, ", "),
-		t.ident(), strings.Join(sel, ", "),
+		t.only(), strings.Join(sel, ", "),
 		col("c", t.Column))
 }
 
@@ -163,8 +166,8 @@ func batchStatement(t *Table, cursor bool) string {
     AND %s IS NULL AND %s IS NOT NULL
   RETURNING 1)
 SELECT count(*) FROM filled`,
-			t.ident(), column, target,
-			t.ident(), col("c", t.Column), (&builder{}).derived(t, "c"),
+			t.only(), column, target,
+			t.only(), col("c", t.Column), (&builder{}).derived(t, "c"),
 			col("t", t.Column), (&builder{}).derived(t, "t"))
 	}
 	var keyC, keyB, keyBDesc, params, join []string
@@ -191,10 +194,10 @@ SELECT count(*) FROM filled`,
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM filled), %s FROM batch b ORDER BY %s LIMIT 1`,
-		strings.Join(keyC, ", "), t.ident(),
+		strings.Join(keyC, ", "), t.only(),
 		col("c", t.Column), after,
 		strings.Join(keyC, ", "),
-		t.ident(), column, target,
+		t.only(), column, target,
 		strings.Join(join, " AND "), col("t", t.Column), (&builder{}).derived(t, "t"),
 		strings.Join(keyB, ", "), strings.Join(keyBDesc, ", "))
 }
