@@ -24,8 +24,9 @@ func init() {
 	})
 	register(&command{
 		name: "backfill apply",
-		summary: "Fill NULL tenants from the foreign-key graph, parents first, in batches of short transactions " +
-			"(resumable: run it again after a stop), and make each table it leaves without NULLs NOT NULL. " +
+		summary: "Fill NULL tenants from the foreign-key graph and make the columns NOT NULL. " +
+			"Parents first, in batches of short transactions (resumable: run it again after a stop); " +
+			"each table it leaves without NULLs is made NOT NULL. " +
 			"Stops with exit 1 at the first table holding rows whose tenant cannot be derived. " +
 			"UPDATE batches fire the tables' triggers. Needs a superuser or BYPASSRLS role, or the tables' owner when RLS is not FORCEd.",
 		flags: func(fs *flag.FlagSet) func() error { return backfillFlags(fs, true).validate },
