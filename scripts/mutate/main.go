@@ -569,6 +569,20 @@ var mutations = []mutation{
 		pkg:  "./tenanthttp", tests: "TestCookieSource|TestSwitch|TestEndToEnd",
 	},
 	{
+		name: "backfill: disagreeing parents resolved by the first one",
+		file: "internal/backfill/sql.go",
+		old:  "\tif len(conds) == 0 {\n\t\treturn \"true\"",
+		new:  "\tif true {\n\t\treturn \"true\"",
+		pkg:  "./internal/backfill", tests: "TestDisagree",
+	},
+	{
+		name: "backfill: children inherit a parent's conflicting tenant",
+		file: "internal/backfill/apply.go",
+		old:  "\t\tif len(parent.Conflicts) > 0 {",
+		new:  "\t\tif false {",
+		pkg:  "./internal/backfill", tests: "TestParentConflict",
+	},
+	{
 		name: "lint: sqlc macros not read as parameters",
 		file: "internal/lint/lint.go",
 		old:  "\t\ttext := sqlcMacros(st.text)",
