@@ -25,12 +25,14 @@ Kinds (severity):
   app_role_superuser         critical  the app role is, or can SET ROLE to, a superuser
   app_role_bypassrls         critical  the app role has, or can SET ROLE to a role with, BYPASSRLS
   app_role_owner             critical  the app role owns the table, or is a member of its owner
+                                       (or can become one through CREATEROLE, PostgreSQL <= 15)
   rls_disabled               critical  row-level security is not enabled
   policy_not_tenant          critical  a permissive policy does not compare the tenant column
                                        with the setting (low: compares it with something the
                                        audit cannot read)
-  policy_no_with_check       high      writes through a policy are not tenant-checked (low: an
-                                       INSERT policy without WITH CHECK, which lets nothing in)
+  policy_no_with_check       high      writes through a policy are not tenant-checked, or may
+                                       write NULL-tenant rows (low: an INSERT policy without
+                                       WITH CHECK, which lets nothing in)
   fk_without_tenant          high      a foreign key between tenant-owned tables omits the
                                        tenant column on either side
   missing_tenant_column      high      a table references a tenant-owned table but has no

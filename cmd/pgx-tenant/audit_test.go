@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pgx-tenant/pgx-tenant/internal/pgtest"
+	"github.com/pgx-tenant/pgx-tenant/tenant"
 )
 
 // policySQL is the recommended tenant predicate, as the fixtures write it.
@@ -473,4 +475,193 @@ func TestAuditExitCodes(t *testing.T) {
 	if !strings.Contains(r.stdout, "tenant_index_missing") || !strings.Contains(r.stdout, "0 at or above --fail-on critical") {
 		t.Errorf("the finding is still printed below --fail-on:\n%s", r.stdout)
 	}
+}
+
+// hiddenHolesSchema hides holes the audit once missed (as the owner);
+// every table but the holes is otherwise clean: NOT NULL, indexed, forced.
+const hiddenHolesSchema = `
+CREATE FUNCTION mk(t text, pol text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE format('CREATE TABLE %I (tenant_id text NOT NULL, id int, k text, PRIMARY KEY (tenant_id, id))', t);
+	EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', t);
+	EXECUTE format('CREATE POLICY tenant_isolation ON %I USING (%s)', t, pol);
+END $$;
+-- A statement without a tenant sees every row: COALESCE falls back to the column.
+SELECT mk('fallback_column', $$tenant_id = COALESCE(NULLIF(current_setting('app.tenant_id', true), ''), tenant_id)$$);
+-- … or to a constant tenant's rows.
+SELECT mk('fallback_constant', $$tenant_id = (SELECT COALESCE(NULLIF(current_setting('app.tenant_id', true), ''), 'acme'))$$);
+-- True for every row.
+SELECT mk('itself', 'tenant_id = tenant_id');
+SELECT mk('itself_cast', 'tenant_id::text = tenant_id::varchar');
+
+-- Unique indexes that mention the tenant column without being per tenant.
+SELECT mk('uniques', $p$` + policySQL + `$p$);
+CREATE UNIQUE INDEX uniques_pred ON uniques (lower(k)) WHERE tenant_id IS NOT NULL;
+CREATE UNIQUE INDEX uniques_incl ON uniques (lower(k)) INCLUDE (tenant_id);
+CREATE UNIQUE INDEX uniques_expr ON uniques ((tenant_id IS NULL), k);
+CREATE UNIQUE INDEX uniques_ok ON uniques ((tenant_id::text), lower(k));       -- per tenant: no finding
+CREATE UNIQUE INDEX uniques_ok2 ON uniques (lower(k), tenant_id);              -- per tenant: no finding
+
+-- Writes of NULL-tenant rows: a WITH CHECK that accepts them, and the
+-- permissive stage's USING without WITH CHECK (USING is then the check).
+CREATE TABLE null_writes (tenant_id text, id int, PRIMARY KEY (id));
+CREATE INDEX ON null_writes (tenant_id);
+ALTER TABLE null_writes ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON null_writes USING (` + policySQL + ` OR tenant_id IS NULL);
+CREATE POLICY inserts ON null_writes FOR INSERT WITH CHECK (` + policySQL + ` OR tenant_id IS NULL);
+
+-- A SECURITY DEFINER function reading through a security_invoker view:
+-- the view runs as the function's owner.
+SELECT mk('behind_view', $p$` + policySQL + `$p$);
+CREATE VIEW behind_view_v WITH (security_invoker = true) AS SELECT * FROM behind_view;
+CREATE VIEW "Behind View W" WITH (security_invoker = true) AS SELECT * FROM behind_view_v;
+CREATE FUNCTION behind_view_count() RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER
+	AS $$BEGIN RETURN (SELECT count(*) FROM "Behind View W"); END $$;
+CREATE FUNCTION behind_view_atomic() RETURNS bigint LANGUAGE sql SECURITY DEFINER
+	BEGIN ATOMIC SELECT count(*) FROM behind_view_v; END;
+
+-- Not a hole: a permissive USING (true) under a RESTRICTIVE tenant policy
+-- TO PUBLIC for every command (the AND wins).
+CREATE TABLE restricted (tenant_id text NOT NULL, id int, PRIMARY KEY (tenant_id, id));
+ALTER TABLE restricted ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+CREATE POLICY open_all ON restricted USING (true);
+CREATE POLICY tenant_isolation ON restricted AS RESTRICTIVE USING (` + policySQL + `);
+-- … but a restrictive policy for SELECT only leaves UPDATE and DELETE open.
+CREATE TABLE restricted_select (tenant_id text NOT NULL, id int, PRIMARY KEY (tenant_id, id));
+ALTER TABLE restricted_select ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+CREATE POLICY open_all ON restricted_select USING (true);
+CREATE POLICY tenant_isolation ON restricted_select AS RESTRICTIVE FOR SELECT USING (` + policySQL + `);
+DROP FUNCTION mk(text, text);
+`
+
+// TestAuditHiddenHoles: holes an earlier audit reported as clean (or as
+// low, "check by hand"), and a critical false positive.
+func TestAuditHiddenHoles(t *testing.T) {
+	d := pgtest.NewDatabase(t)
+	ctx := context.Background()
+	if err := d.ExecOwner(ctx, hiddenHolesSchema); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Exec(ctx, "INSERT INTO restricted VALUES ('acme', 1), ('globex', 2)"); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"DATABASE_URL=" + d.AdminDSN}
+	fs, _ := auditJSON(t, env, "--app-role", d.AppRole)
+	for _, w := range []want{
+		{"policy_not_tenant", "public.fallback_column", "critical", "tenant_isolation"},
+		{"policy_not_tenant", "public.fallback_constant", "critical", "tenant_isolation"},
+		{"policy_not_tenant", "public.itself", "critical", "tenant_isolation"},
+		{"policy_not_tenant", "public.itself_cast", "critical", "tenant_isolation"},
+		{"unique_without_tenant", "public.uniques", "medium", "public.uniques_pred"},
+		{"unique_without_tenant", "public.uniques", "medium", "public.uniques_incl"},
+		{"unique_without_tenant", "public.uniques", "medium", "public.uniques_expr"},
+		{"policy_no_with_check", "public.null_writes", "high", "tenant_isolation"},
+		{"policy_no_with_check", "public.null_writes", "high", "inserts"},
+		{"security_definer_function", "public.behind_view", "medium", "public.behind_view_count()"},
+		{"security_definer_function", "public.behind_view", "medium", "public.behind_view_atomic()"},
+		{"policy_not_tenant", "public.restricted_select", "critical", "open_all"},
+	} {
+		if !has(fs, w) {
+			t.Errorf("missing %+v", w)
+		}
+	}
+	for _, f := range fs {
+		switch {
+		case f.Table == "public.restricted",
+			f.Kind == "unique_without_tenant" && strings.HasPrefix(f.Object, "public.uniques_ok"):
+			t.Errorf("unexpected finding %+v", f)
+		}
+	}
+
+	// The restrictive policy does hold: the app role sees its tenant's
+	// rows only, and cannot write another's.
+	db, err := sql.Open("pgx-tenant", d.AppDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	acme := tenant.NewContext(ctx, "acme")
+	var n int
+	if err := db.QueryRowContext(acme, "SELECT count(*) FROM restricted").Scan(&n); err != nil || n != 1 {
+		t.Errorf("restricted: acme sees %d rows (%v), want 1", n, err)
+	}
+	if _, err := db.ExecContext(acme, "INSERT INTO restricted VALUES ('globex', 3)"); err == nil {
+		t.Error("restricted: acme inserted a globex row")
+	}
+
+	// A superuser owner makes the function's read bypass RLS: high.
+	if err := d.Exec(ctx, `CREATE FUNCTION super_behind_view() RETURNS bigint LANGUAGE sql SECURITY DEFINER AS 'SELECT count(*) FROM behind_view_v'`); err != nil {
+		t.Fatal(err)
+	}
+	fs, _ = auditJSON(t, env, "--app-role", d.AppRole)
+	if !has(fs, want{"security_definer_function", "public.behind_view", "high", "public.super_behind_view()"}) {
+		t.Errorf("superuser-owned function through a view not reported high: %+v", fs)
+	}
+}
+
+// TestAuditCreateRole: on PostgreSQL 15 and older CREATEROLE lets a role
+// grant itself any non-superuser role: the owner role, a BYPASSRLS role.
+func TestAuditCreateRole(t *testing.T) {
+	d := pgtest.NewDatabase(t)
+	ctx := context.Background()
+	var version int
+	conn, err := pgx.Connect(ctx, d.AdminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version)
+	conn.Close(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ExecOwner(ctx,
+		"CREATE TABLE t (tenant_id text NOT NULL, id int, PRIMARY KEY (tenant_id, id))",
+		"ALTER TABLE t ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY",
+		"CREATE POLICY tenant_isolation ON t USING ("+policySQL+")",
+	); err != nil {
+		t.Fatal(err)
+	}
+	bypass := extraRole(t, d, "bypass", "BYPASSRLS")
+	creator := extraRole(t, d, "creator", "CREATEROLE")
+	if err := d.Exec(ctx, "GRANT "+creator+" TO "+d.AppRole); err != nil {
+		t.Fatal(err)
+	}
+	if version >= 160000 {
+		t.Skipf("PostgreSQL %d: CREATEROLE no longer grants membership in roles it does not administer", version)
+	}
+	// The hole is real: the app role makes itself the owner.
+	if err := execAs(ctx, d.AppDSN, "SET ROLE "+creator, "GRANT "+d.OwnerRole+" TO "+d.AppRole); err != nil {
+		t.Fatalf("CREATEROLE could not grant the owner role: %v", err)
+	}
+	if err := d.Exec(ctx, "REVOKE "+d.OwnerRole+" FROM "+d.AppRole); err != nil {
+		t.Fatal(err)
+	}
+	fs, _ := auditJSON(t, []string{"DATABASE_URL=" + d.AdminDSN}, "--app-role", d.AppRole)
+	for _, w := range []want{
+		{"app_role_owner", "public.t", "critical", d.OwnerRole},
+		{"app_role_bypassrls", "", "critical", bypass},
+	} {
+		if !has(fs, w) {
+			t.Errorf("missing %+v in %+v", w, fs)
+		}
+	}
+	for _, f := range fs {
+		if f.Kind == "app_role_owner" && !strings.Contains(f.Fix, "NOCREATEROLE") {
+			t.Errorf("fix: %+v", f)
+		}
+	}
+}
+
+func execAs(ctx context.Context, dsn string, sql ...string) error {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	for _, s := range sql {
+		if _, err := conn.Exec(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
 }

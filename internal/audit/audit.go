@@ -84,8 +84,16 @@ type auditor struct {
 	colSQL string // the tenant column, quoted as needed
 	me     string // current_user
 	app    role
-	tables []*table
-	byOID  map[uint32]*table
+	// createRole names the role (the app role or one it is a member of)
+	// with CREATEROLE on PostgreSQL 15 or older, where CREATEROLE may
+	// grant membership in any role but a superuser one: the app role can
+	// make itself a member of every non-superuser role. "" otherwise.
+	createRole, createRoleSQL string
+	tables                    []*table
+	byOID                     map[uint32]*table
+	// invokerViews: the security_invoker views reading tenant-owned
+	// tables (read by checkViews, used by checkFunctions).
+	invokerViews []invokerView
 
 	findings []Finding
 }
@@ -132,6 +140,19 @@ func (a *auditor) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("audit: reading the app role: %w", err)
 	}
+	err = a.conn.QueryRow(ctx, `
+		SELECT COALESCE((SELECT r.rolname::text FROM pg_catalog.pg_roles r
+		                 WHERE r.rolcreaterole AND pg_catalog.pg_has_role($1::oid, r.oid, 'MEMBER')
+		                   AND pg_catalog.current_setting('server_version_num')::int < 160000
+		                 ORDER BY r.oid <> $1::oid, 1 LIMIT 1), '')`, a.app.oid).Scan(&a.createRole)
+	if err != nil {
+		return fmt.Errorf("audit: reading the app role: %w", err)
+	}
+	if a.createRole != "" {
+		if err := a.conn.QueryRow(ctx, `SELECT pg_catalog.quote_ident($1)`, a.createRole).Scan(&a.createRoleSQL); err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+	}
 	var schemas []string // nil: every schema
 	if len(a.opts.Schemas) > 0 {
 		schemas = a.opts.Schemas
@@ -142,7 +163,7 @@ func (a *auditor) load(ctx context.Context) error {
 		       o.oid, o.rolname::text, pg_catalog.quote_ident(o.rolname), o.rolsuper, o.rolbypassrls,
 		       c.relrowsecurity, c.relforcerowsecurity,
 		       a.attnum, a.attnotnull, pg_catalog.format_type(a.atttypid, a.atttypmod),
-		       pg_catalog.pg_has_role($3::oid, c.relowner, 'MEMBER'), c.relowner = $3::oid
+		       pg_catalog.pg_has_role($3::oid, c.relowner, 'MEMBER') OR ($4 AND NOT o.rolsuper), c.relowner = $3::oid
 		FROM pg_catalog.pg_class c
 		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 		JOIN pg_catalog.pg_roles o ON o.oid = c.relowner
@@ -151,7 +172,7 @@ func (a *auditor) load(ctx context.Context) error {
 		  AND `+userSchema("n.nspname")+`
 		  AND ($2::text[] IS NULL OR n.nspname = ANY($2::text[]))
 		  AND NOT `+extensionMember("pg_class", "c.oid")+`
-		ORDER BY 2`, a.opts.Column, schemas, a.app.oid)
+		ORDER BY 2`, a.opts.Column, schemas, a.app.oid, a.createRole != "")
 	if err != nil {
 		return fmt.Errorf("audit: listing tenant-owned tables: %w", err)
 	}

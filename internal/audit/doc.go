@@ -21,20 +21,33 @@
 //	app_role_superuser         critical  the app role is a superuser, or a member of one
 //	                                     (it can SET ROLE to it, INHERIT or not)
 //	app_role_bypassrls         critical  the app role has BYPASSRLS, or is a member of a role
-//	                                     that has it
+//	                                     that has it, or (PostgreSQL 15 and older) has
+//	                                     CREATEROLE, directly or through a role, and can
+//	                                     GRANT itself a non-superuser BYPASSRLS role
 //	app_role_owner             critical  the app role owns the table, or is a member of its
-//	                                     owner role: it can disable RLS and drop policies
+//	                                     owner role, or can GRANT itself that role through
+//	                                     CREATEROLE (PostgreSQL 15 and older): it can disable
+//	                                     RLS and drop policies
 //	rls_disabled               critical  RLS is not enabled on the table
 //	policy_not_tenant          critical  a PERMISSIVE policy that applies to the app role
 //	                                     (TO PUBLIC or a role it is a member of) has a USING
 //	                                     that does not compare the tenant column with the
-//	                                     setting, e.g. USING (true): permissive policies are
-//	                                     OR-ed, so it opens the table. low when the column is
-//	                                     compared with something the audit cannot read (a
-//	                                     function, a membership sub-query): check by hand
+//	                                     setting, e.g. USING (true), tenant_id = tenant_id, or
+//	                                     a fallback when no tenant is set (tenant_id =
+//	                                     COALESCE(<setting>, tenant_id) or a constant tenant):
+//	                                     permissive policies are OR-ed, so it opens the table —
+//	                                     unless a RESTRICTIVE tenant policy TO PUBLIC covers
+//	                                     each of its commands. low when the column is compared
+//	                                     with something the audit cannot read (a function, a
+//	                                     membership sub-query, another setting, ANY(an array
+//	                                     of the setting)): check by hand
 //	policy_no_with_check       high      a permissive policy whose USING is scoped (or absent)
 //	                                     has a WITH CHECK that is not: INSERT/UPDATE through it
-//	                                     write rows for any tenant. low: an INSERT policy with
+//	                                     write rows for any tenant; or whose write check (WITH
+//	                                     CHECK, or USING for ALL and UPDATE without one) accepts
+//	                                     NULL-tenant rows on a nullable column (… OR tenant_id
+//	                                     IS NULL): rows of no tenant, which the permissive
+//	                                     stage shows to every tenant. low: an INSERT policy with
 //	                                     no WITH CHECK, which PostgreSQL treats as letting no
 //	                                     row in (fails closed)
 //	fk_without_tenant          high      a foreign key between two tenant-owned tables does not
@@ -52,8 +65,10 @@
 //	                                     medium when RLS applies to the owner (policies and
 //	                                     grants are then the owner's, not the app's); a
 //	                                     materialized view over a tenant-owned table is high
-//	security_definer_function  high      a SECURITY DEFINER function reads a tenant-owned table
-//	                                     as an owner who bypasses RLS on it; medium otherwise
+//	security_definer_function  high      a SECURITY DEFINER function reads a tenant-owned table,
+//	                                     directly or through security_invoker views (which then
+//	                                     run as the function's owner), as an owner who bypasses
+//	                                     RLS on it; medium otherwise
 //	tenant_column_nullable     high      the tenant column is nullable and has NULL rows, or
 //	                                     their count is unknown; medium with no NULL rows now
 //	rls_not_forced             medium    RLS is enabled but not forced: the owner bypasses it,
@@ -78,13 +93,19 @@
 // (pg_query_go) as "SELECT <expr>", not matched with regular expressions.
 // An expression is tenant-scoped when it requires column = <setting>,
 // where <setting> is current_setting('<setting>', …) under any casts,
-// NULLIF, COALESCE or a scalar sub-select without FROM: an AND needs one
-// scoped operand, an OR needs all of them scoped, "column IS NULL"
-// branches aside (the permissive rollout stage's global rows).
+// NULLIF, a scalar sub-select without FROM, or COALESCE whose every
+// argument is the setting (or NULL): an AND needs one scoped operand, an
+// OR needs all of them scoped, "column IS NULL" branches aside (the
+// permissive rollout stage's global rows). Comparing the column with a
+// constant, with a column of the row (itself included), or with a
+// COALESCE falling back to either is not scoped; with a function call or
+// a sub-query it is unknown (low).
 //
 // PostgreSQL semantics the checks follow: permissive policies are OR-ed,
 // restrictive ones AND-ed (a restrictive policy cannot open a table, so it
-// is never policy_not_tenant); an ALL or UPDATE policy without WITH CHECK
+// is never policy_not_tenant, and a scoped restrictive policy TO PUBLIC
+// closes its commands: a permissive USING (true) is then not reported for
+// them); an ALL or UPDATE policy without WITH CHECK
 // uses its USING as the check, which is therefore not reported when USING
 // is scoped; an INSERT policy without WITH CHECK contributes no
 // expression and lets no row in.
@@ -96,8 +117,12 @@
 // generated (identity, serial, or a default of gen_random_uuid or
 // uuid_generate_v1/v4): their values are unique across tenants by
 // construction. Every other unique constraint or index must include the
-// tenant column: UNIQUE (key) of an idempotency table must be
-// UNIQUE (tenant_id, key). Partition indexes are judged on their parent.
+// tenant column among its key columns — the column itself or a key
+// expression that is the column under casts; an INCLUDE column, a
+// predicate (WHERE tenant_id IS NOT NULL) or an expression that merely
+// mentions it ((tenant_id IS NULL)) does not count: UNIQUE (key) of an
+// idempotency table must be UNIQUE (tenant_id, key). Partition indexes
+// are judged on their parent.
 //
 // # NULL counts
 //
@@ -122,19 +147,35 @@
 // # Not detected
 //
 //   - Policies whose meaning the parser alone cannot decide: a comparison
-//     with a helper function (tenant_id = current_tenant()) or a
-//     membership sub-query is reported low ("check by hand"), never
-//     proven right or wrong; operators other than = (IS NOT DISTINCT
-//     FROM, ANY(array)) are not recognised as scoping.
+//     with a helper function (tenant_id = current_tenant()), a membership
+//     sub-query, another setting (current_setting('app.other')) or
+//     ANY(an array built from the setting) is reported low ("check by
+//     hand"), never proven right or wrong; other operators (IS NOT
+//     DISTINCT FROM, <>) are not recognised as scoping (critical). The
+//     operator = is taken by name, whatever its schema (a user-defined
+//     OPERATOR(public.=) is trusted), and the comparison's own semantics
+//     are not judged: a nondeterministic (case-insensitive) collation, a
+//     citext column, or a cast that truncates or rounds can make two
+//     tenants' ids compare equal.
 //   - Policies for other roles than the app's, and what a role the app
 //     role could SET ROLE to would see beyond superuser, BYPASSRLS and
-//     ownership.
-//   - SECURITY DEFINER functions are matched by the table's name as a word
-//     of their source (prosrc), or by pg_depend for SQL-standard bodies
-//     (BEGIN ATOMIC): dynamic SQL (EXECUTE format(…)), tables reached
-//     through views or other functions, and names built at run time are
-//     missed; a name in a comment or a string counts. C and internal
-//     functions are skipped.
+//     ownership. A restrictive policy closes commands only when it is TO
+//     PUBLIC (one for a role does not bind the roles the app role can
+//     SET ROLE to), so a permissive USING (true) under a restrictive
+//     tenant policy TO the app role is still reported. Conversely a
+//     permissive policy TO a role the app role is a NOINHERIT member of
+//     counts as applying (SET ROLE reaches it), so policy_missing is not
+//     reported when that is the only one.
+//   - CREATEROLE is followed on PostgreSQL 15 and older only; on 16 and
+//     later a role's ADMIN OPTION on the owner (or a BYPASSRLS role)
+//     without membership is not.
+//   - SECURITY DEFINER functions are matched by the table's (or a
+//     security_invoker view's) name as a word of their source (prosrc),
+//     or by pg_depend for SQL-standard bodies (BEGIN ATOMIC): dynamic SQL
+//     (EXECUTE format(…)), tables reached through other functions, and
+//     names built at run time are missed; a name in a comment or a string
+//     counts. A view without security_invoker read by such a function is
+//     reported as the view. C and internal functions are skipped.
 //   - Views reached only through functions, rules other than a view's
 //     _RETURN, and foreign tables.
 //   - Grants not applied yet: ALTER DEFAULT PRIVILEGES that would grant

@@ -109,6 +109,15 @@ func (a exprAnalyzer) scoped(n *pg_query.Node) (scoped, allowsNull, opaque bool)
 		return false, false, sl.GetSubLinkType() == pg_query.SubLinkType_ANY_SUBLINK && a.isColumn(sl.GetTestexpr())
 	case n.GetAExpr() != nil:
 		e := n.GetAExpr()
+		if e.GetKind() == pg_query.A_Expr_Kind_AEXPR_OP_ANY && opName(e.GetName()) == "=" && a.isColumn(e.GetLexpr()) {
+			// tenant_id = ANY(string_to_array(current_setting(…), ',')):
+			// several tenants per session, which the audit cannot judge;
+			// an array that does not come from the setting opens the rows
+			// it lists to every session.
+			var r exprReport
+			a.reads(e.GetRexpr(), false, false, &r)
+			return false, false, r.Reads
+		}
 		if e.GetKind() != pg_query.A_Expr_Kind_AEXPR_OP || opName(e.GetName()) != "=" {
 			return false, false, false
 		}
@@ -122,7 +131,9 @@ func (a exprAnalyzer) scoped(n *pg_query.Node) (scoped, allowsNull, opaque bool)
 		switch {
 		case a.isSettingValue(r):
 			return true, false, false
-		case isConstant(r):
+		case isConstant(r), rowDependent(unwrapValue(r)), a.constantFallback(unwrapValue(r)):
+			// tenant_id = tenant_id, tenant_id = COALESCE(<setting>,
+			// tenant_id): true for every row (when no tenant is set).
 			return false, false, false
 		default:
 			return false, false, true
@@ -158,8 +169,17 @@ func (a exprAnalyzer) isSettingValue(n *pg_query.Node) bool {
 	case n.GetAExpr() != nil && n.GetAExpr().GetKind() == pg_query.A_Expr_Kind_AEXPR_NULLIF:
 		return a.isSettingValue(n.GetAExpr().GetLexpr())
 	case n.GetCoalesceExpr() != nil:
+		// COALESCE(<setting>, <fallback>) is the setting only when every
+		// fallback is too (or NULL): with a tenant column or a constant
+		// as the fallback, a statement without a tenant sees every row, or
+		// that constant tenant's.
 		args := n.GetCoalesceExpr().GetArgs()
-		return len(args) > 0 && a.isSettingValue(args[0])
+		for i, arg := range args {
+			if !a.isSettingValue(arg) && (i == 0 || !isNull(arg)) {
+				return false
+			}
+		}
+		return len(args) > 0
 	case n.GetSubLink() != nil:
 		sl := n.GetSubLink()
 		sel := sl.GetSubselect().GetSelectStmt()
@@ -254,6 +274,63 @@ func stripCasts(n *pg_query.Node) *pg_query.Node {
 		n = n.GetTypeCast().GetArg()
 	}
 	return n
+}
+
+// unwrapValue strips casts and scalar sub-selects without FROM or WHERE
+// ((SELECT <expr>)): what is left is the value compared.
+func unwrapValue(n *pg_query.Node) *pg_query.Node {
+	for {
+		n = stripCasts(n)
+		sl := n.GetSubLink()
+		if sl == nil || sl.GetSubLinkType() != pg_query.SubLinkType_EXPR_SUBLINK {
+			return n
+		}
+		sel := sl.GetSubselect().GetSelectStmt()
+		if sel == nil || len(sel.GetFromClause()) != 0 || sel.GetWhereClause() != nil || len(sel.GetTargetList()) != 1 {
+			return n
+		}
+		n = sel.GetTargetList()[0].GetResTarget().GetVal()
+	}
+}
+
+// constantFallback: n is COALESCE(<setting>, …, <constant>): a statement
+// without a tenant sees the constant tenant's rows.
+func (a exprAnalyzer) constantFallback(n *pg_query.Node) bool {
+	c := stripCasts(n).GetCoalesceExpr()
+	if c == nil || len(c.GetArgs()) < 2 || !a.isSettingValue(c.GetArgs()[0]) {
+		return false
+	}
+	for _, arg := range c.GetArgs()[1:] {
+		if !a.isSettingValue(arg) && !isConstant(arg) {
+			return false
+		}
+	}
+	return true
+}
+
+// rowDependent: n reads a column of the row outside any function call or
+// sub-select (a bare column, or one inside COALESCE, CASE, an operator…),
+// so comparing the tenant column with it does not restrict the rows to a
+// tenant. Function arguments and sub-selects are lookups the audit cannot
+// judge (opaque).
+func rowDependent(n *pg_query.Node) bool {
+	if n == nil {
+		return false
+	}
+	switch {
+	case n.GetColumnRef() != nil:
+		return true
+	case n.GetFuncCall() != nil, n.GetSubLink() != nil:
+		return false
+	}
+	found := false
+	eachChild(n.ProtoReflect(), func(c *pg_query.Node) { found = found || rowDependent(c) })
+	return found
+}
+
+func isNull(n *pg_query.Node) bool {
+	c := stripCasts(n).GetAConst()
+	return c != nil && c.GetIsnull()
 }
 
 func isConstant(n *pg_query.Node) bool {

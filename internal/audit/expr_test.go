@@ -52,8 +52,27 @@ func TestAnalyzeExpr(t *testing.T) {
 			exprReport{Opaque: true}},
 		{"cast column", `((tenant_id)::text = ( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif"))`,
 			exprReport{Scoped: true, Reads: true}},
-		{"coalesce", `(tenant_id = COALESCE(( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif"), 'x'::text))`,
+		// COALESCE with a fallback: a statement without a tenant sees the
+		// fallback's rows, every row for the column itself.
+		{"coalesce constant", `(tenant_id = COALESCE(( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif"), 'x'::text))`,
+			exprReport{Reads: true}},
+		{"coalesce column", `(tenant_id = COALESCE(NULLIF(current_setting('app.tenant_id'::text, true), ''::text), tenant_id))`,
+			exprReport{Reads: true, PerRow: true}},
+		{"coalesce two settings", `(tenant_id = COALESCE(( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif"), NULL::text))`,
 			exprReport{Scoped: true, Reads: true}},
+		{"coalesce constant in a sub-select", `(tenant_id = ( SELECT COALESCE(NULLIF(current_setting('app.tenant_id'::text, true), ''::text), 'acme'::text) AS "coalesce"))`,
+			exprReport{Reads: true}},
+		{"coalesce column in a sub-select", `(tenant_id = ( SELECT COALESCE(NULLIF(current_setting('app.tenant_id'::text, true), ''::text), t.tenant_id) AS "coalesce"))`,
+			exprReport{Reads: true}},
+		{"itself", `(tenant_id = tenant_id)`, exprReport{}},
+		{"itself cast", `((tenant_id)::text = (tenant_id)::text)`, exprReport{}},
+		{"another column", `(tenant_id = owner_tenant)`, exprReport{}},
+		{"case falling back to the column", `(tenant_id = CASE WHEN (current_setting('app.tenant_id'::text, true) IS NULL) THEN tenant_id ELSE current_setting('app.tenant_id'::text, true) END)`,
+			exprReport{Reads: true, NoNullif: true, PerRow: true}},
+		{"any of the setting", `(tenant_id = ANY (string_to_array(current_setting('app.tenant_id'::text, true), ','::text)))`,
+			exprReport{Opaque: true, Reads: true, NoNullif: true, PerRow: true}},
+		{"any of constants", `(tenant_id = ANY (ARRAY['a'::text, 'b'::text]))`, exprReport{}},
+		{"function of the column", `(tenant_id = lookup(tenant_id))`, exprReport{Opaque: true}},
 		{"schema-qualified", `(tenant_id = ( SELECT NULLIF(pg_catalog.current_setting('app.tenant_id'::text, true), ''::text) AS "nullif"))`,
 			exprReport{Scoped: true, Reads: true}},
 	} {
@@ -89,5 +108,19 @@ func TestSeverity(t *testing.T) {
 	}
 	if len(Kinds) != 18 {
 		t.Errorf("%d kinds", len(Kinds))
+	}
+}
+
+func TestSourceWords(t *testing.T) {
+	w := sourceWords(`BEGIN RETURN (SELECT count(*) FROM "Billing"."Get ""All"" Invoices" JOIN public.line_items USING (id)); END -- café_x`)
+	for _, in := range []string{"begin", "billing", `get "all" invoices`, "line_items", "public", "café_x", "invoices"} {
+		if !w[in] {
+			t.Errorf("%q not a word of the source: %v", in, w)
+		}
+	}
+	for _, out := range []string{"line", "items", "invoice", "café"} {
+		if w[out] {
+			t.Errorf("%q is a word of the source", out)
+		}
 	}
 }

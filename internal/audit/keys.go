@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	pg_query "github.com/pganalyze/pg_query_go/v5"
 )
 
 // checkUniques: unique_without_tenant.
@@ -25,11 +26,10 @@ func (a *auditor) checkUniques(ctx context.Context) error {
 		             WHERE u.ord <= i.indnkeyatts ORDER BY u.ord),
 		       i.indexprs IS NOT NULL,
 		       EXISTS (SELECT 1 FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS u(k, ord)
-		               WHERE u.ord <= i.indnkeyatts AND u.k = t.att)
-		       OR (i.indexprs IS NOT NULL AND EXISTS (
-		           SELECT 1 FROM pg_catalog.pg_depend d
-		           WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = i.indexrelid
-		             AND d.refobjid = t.relid AND d.refobjsubid = t.att)),
+		               WHERE u.ord <= i.indnkeyatts AND u.k = t.att),
+		       ARRAY(SELECT pg_catalog.pg_get_indexdef(i.indexrelid, u.ord::int, false)
+		             FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS u(k, ord)
+		             WHERE u.ord <= i.indnkeyatts AND u.k = 0),
 		       i.indexprs IS NULL AND NOT EXISTS (
 		           SELECT 1 FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS u(k, ord)
 		           JOIN pg_catalog.pg_attribute at ON at.attrelid = i.indrelid AND at.attnum = u.k
@@ -55,14 +55,23 @@ func (a *auditor) checkUniques(ctx context.Context) error {
 		nkeys              int16
 		cols               []string
 		exprs, tenant, gen bool
+		keyExprs           []string
 		def                string
 	}
 	us, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (u unique, err error) {
-		err = r.Scan(&u.table, &u.index, &u.con, &u.conSQL, &u.primary, &u.nkeys, &u.cols, &u.exprs, &u.tenant, &u.gen, &u.def)
+		err = r.Scan(&u.table, &u.index, &u.con, &u.conSQL, &u.primary, &u.nkeys, &u.cols, &u.exprs, &u.tenant, &u.keyExprs, &u.gen, &u.def)
 		return u, err
 	})
 	if err != nil {
 		return fmt.Errorf("audit: reading unique indexes: %w", err)
+	}
+	for i := range us {
+		// A key expression counts only when it is the tenant column itself
+		// (under casts): one that merely mentions it ((tenant_id IS NULL),
+		// a predicate, an INCLUDE column) does not make the key per tenant.
+		for _, e := range us[i].keyExprs {
+			us[i].tenant = us[i].tenant || a.isColumnExpr(e)
+		}
 	}
 	for _, u := range us {
 		if u.tenant || u.primary && u.nkeys == 1 || u.gen {
@@ -184,6 +193,20 @@ func (a *auditor) checkForeignKeys(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// isColumnExpr: expr (an index key expression) is the tenant column,
+// possibly cast.
+func (a *auditor) isColumnExpr(expr string) bool {
+	tree, err := pg_query.Parse("SELECT " + expr)
+	if err != nil || len(tree.GetStmts()) != 1 {
+		return false
+	}
+	sel := tree.GetStmts()[0].GetStmt().GetSelectStmt()
+	if sel == nil || len(sel.GetTargetList()) != 1 {
+		return false
+	}
+	return exprAnalyzer{column: a.opts.Column}.isColumn(sel.GetTargetList()[0].GetResTarget().GetVal())
 }
 
 // withTenant puts the tenant column first in cols, unless it is there.

@@ -3,9 +3,9 @@ package audit
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -17,7 +17,7 @@ func (a *auditor) checkViews(ctx context.Context) error {
 		return nil
 	}
 	rows, err := a.conn.Query(ctx, `
-		SELECT c.oid, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), c.relkind = 'm',
+		SELECT c.oid, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), c.relname::text, c.relkind = 'm',
 		       o.oid, o.rolname::text, o.rolsuper, o.rolbypassrls,
 		       COALESCE((SELECT lower(x.option_value) FROM pg_catalog.pg_options_to_table(c.reloptions) AS x
 		                 WHERE x.option_name = 'security_invoker'), ''),
@@ -31,16 +31,8 @@ func (a *auditor) checkViews(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("audit: reading views: %w", err)
 	}
-	type view struct {
-		oid     uint32
-		name    string
-		mat     bool
-		owner   role
-		invoker string
-		version int
-	}
 	vs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (v view, err error) {
-		err = r.Scan(&v.oid, &v.name, &v.mat, &v.owner.oid, &v.owner.name, &v.owner.super, &v.owner.bypassRLS, &v.invoker, &v.version)
+		err = r.Scan(&v.oid, &v.name, &v.rel, &v.mat, &v.owner.oid, &v.owner.name, &v.owner.super, &v.owner.bypassRLS, &v.invoker, &v.version)
 		return v, err
 	})
 	if err != nil {
@@ -72,6 +64,7 @@ func (a *auditor) checkViews(ctx context.Context) error {
 	for _, v := range vs {
 		names[v.oid] = v.name
 	}
+	a.invokerViews = invokerViews(vs, reads, a.byOID)
 	for _, v := range vs {
 		if !v.mat && isTrue(v.invoker) {
 			continue
@@ -141,6 +134,59 @@ func (a *auditor) checkViews(ctx context.Context) error {
 		a.add(f)
 	}
 	return nil
+}
+
+type view struct {
+	oid     uint32
+	name    string // schema-qualified, quoted as needed
+	rel     string // the bare relation name
+	mat     bool
+	owner   role
+	invoker string
+	version int
+}
+
+// invokerView is a security_invoker view and the tenant-owned tables it
+// reads as its caller, directly or through other security_invoker views:
+// a SECURITY DEFINER function that reads it reads them as the function's
+// owner.
+type invokerView struct {
+	view
+	tables []*table
+}
+
+func invokerViews(vs []view, reads map[uint32][]uint32, byOID map[uint32]*table) []invokerView {
+	invoker := map[uint32]bool{}
+	for _, v := range vs {
+		invoker[v.oid] = !v.mat && isTrue(v.invoker)
+	}
+	var out []invokerView
+	for _, v := range vs {
+		if !invoker[v.oid] {
+			continue
+		}
+		iv := invokerView{view: v}
+		seen := map[uint32]bool{v.oid: true}
+		var walk func(uint32)
+		walk = func(oid uint32) {
+			for _, r := range reads[oid] {
+				if seen[r] {
+					continue
+				}
+				seen[r] = true
+				if t, ok := byOID[r]; ok {
+					iv.tables = append(iv.tables, t)
+				} else if invoker[r] {
+					walk(r) // a view with its own owner's identity is reported by itself
+				}
+			}
+		}
+		walk(v.oid)
+		if len(iv.tables) > 0 {
+			out = append(out, iv)
+		}
+	}
+	return out
 }
 
 // isTrue parses a boolean reloption as PostgreSQL does (parse_bool).
@@ -215,18 +261,36 @@ func (a *auditor) checkFunctions(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("audit: reading SECURITY DEFINER functions: %w", err)
 	}
-	words := map[*table]*regexp.Regexp{}
-	for _, t := range a.tables {
-		words[t] = regexp.MustCompile(`(?i)(^|[^\w$])"?` + regexp.QuoteMeta(t.rel) + `"?($|[^\w$])`)
-	}
 	for _, fn := range fns {
+		words := sourceWords(fn.src)
+		// The tables it reads through security_invoker views (as its
+		// owner, like the tables it names).
+		through := map[*table]string{}
+		for _, v := range a.invokerViews {
+			how := ""
+			switch {
+			case slices.Contains(fn.deps, v.oid):
+				how = "its body depends on the view " + v.name + ", which reads it as the caller"
+			case words[strings.ToLower(v.rel)]:
+				how = "its source names the view " + v.name + ", which reads it as the caller"
+			default:
+				continue
+			}
+			for _, t := range v.tables {
+				if _, ok := through[t]; !ok {
+					through[t] = how
+				}
+			}
+		}
 		for _, t := range a.tables {
 			how := ""
 			switch {
 			case slices.Contains(fn.deps, t.oid):
 				how = "its body depends on it"
-			case words[t].MatchString(fn.src):
+			case words[strings.ToLower(t.rel)]:
 				how = "its source names it"
+			case through[t] != "":
+				how = through[t]
 			default:
 				continue
 			}
@@ -248,4 +312,38 @@ func (a *auditor) checkFunctions(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// sourceWords are the words of a function's source, lower-cased, for
+// matching relation names (case-insensitively, as a conservative
+// approximation): every run of identifier characters (letters, digits, _
+// and $), and the content of every double-quoted identifier ("Mixed
+// Case", spaces and all). One pass per function instead of one regular
+// expression per table and function keeps a catalog of thousands of
+// tables fast.
+func sourceWords(src string) map[string]bool {
+	words := map[string]bool{}
+	isWord := func(r rune) bool { return r == '_' || r == '$' || unicode.IsLetter(r) || unicode.IsDigit(r) }
+	for _, w := range strings.FieldsFunc(src, func(r rune) bool { return !isWord(r) }) {
+		words[strings.ToLower(w)] = true
+	}
+	for i := 0; i < len(src); i++ {
+		if src[i] != '"' {
+			continue
+		}
+		var b strings.Builder // a quoted identifier, "" being a quote
+		for i++; i < len(src); i++ {
+			if src[i] == '"' {
+				if i+1 < len(src) && src[i+1] == '"' {
+					b.WriteByte('"')
+					i++
+					continue
+				}
+				break
+			}
+			b.WriteByte(src[i])
+		}
+		words[strings.ToLower(b.String())] = true
+	}
+	return words
 }

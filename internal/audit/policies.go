@@ -15,6 +15,7 @@ type policy struct {
 	cmd         string // r, a, w, d or *
 	permissive  bool
 	applies     bool    // to the app role (PUBLIC, or a role it is a member of)
+	public      bool    // TO PUBLIC only: applies to every role
 	using       *string // pg_get_expr(polqual); nil when absent
 	check       *string // pg_get_expr(polwithcheck); nil when absent
 }
@@ -28,16 +29,17 @@ func (a *auditor) checkPolicies(ctx context.Context) error {
 	rows, err := a.conn.Query(ctx, `
 		SELECT p.polrelid, p.polname::text, pg_catalog.quote_ident(p.polname), p.polcmd::text, p.polpermissive,
 		       (0::oid = ANY(p.polroles) OR EXISTS (
-		           SELECT 1 FROM unnest(p.polroles) AS r(oid) WHERE pg_catalog.pg_has_role($2::oid, r.oid, 'MEMBER'))),
+		           SELECT 1 FROM unnest(p.polroles) AS r(oid) WHERE pg_catalog.pg_has_role($2::oid, r.oid, 'MEMBER') OR $3)),
+		       0::oid = ANY(p.polroles),
 		       pg_catalog.pg_get_expr(p.polqual, p.polrelid), pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid)
 		FROM pg_catalog.pg_policy p
 		WHERE p.polrelid = ANY($1::oid[])
-		ORDER BY 1, 2`, oids, a.app.oid)
+		ORDER BY 1, 2`, oids, a.app.oid, a.createRole != "")
 	if err != nil {
 		return fmt.Errorf("audit: reading policies: %w", err)
 	}
 	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (p policy, err error) {
-		err = r.Scan(&p.table, &p.name, &p.qname, &p.cmd, &p.permissive, &p.applies, &p.using, &p.check)
+		err = r.Scan(&p.table, &p.name, &p.qname, &p.cmd, &p.permissive, &p.applies, &p.public, &p.using, &p.check)
 		return p, err
 	})
 	if err != nil {
@@ -52,8 +54,9 @@ func (a *auditor) checkPolicies(ctx context.Context) error {
 		if t.rls {
 			a.missing(t, tps)
 		}
+		closed := a.restricted(tps)
 		for _, p := range tps {
-			a.checkPolicy(t, p)
+			a.checkPolicy(t, p, closed)
 		}
 	}
 	return nil
@@ -77,13 +80,89 @@ func (a *auditor) missing(t *table, ps []policy) {
 	a.add(Finding{Kind: PolicyMissing, Severity: Medium, Table: t.name, Detail: detail, Fix: a.recommendedPolicy(t)})
 }
 
-func (a *auditor) checkPolicy(t *table, p policy) {
-	cmd := cmdNames[p.cmd]
-	f := func(kind Kind, sev Severity, detail, fix string) {
-		a.add(Finding{Kind: kind, Severity: sev, Table: t.name, Object: p.name,
-			Detail: fmt.Sprintf("policy %s (%s, FOR %s): %s", p.name, permissiveWord(p.permissive), cmd, detail), Fix: fix})
+// closedCmds are the commands a RESTRICTIVE policy TO PUBLIC scopes to
+// the tenant: restrictive policies are AND-ed with the permissive ones, so
+// for these commands no permissive policy can open other tenants' rows.
+type closedCmds struct {
+	using       map[string]bool // SELECT (r), UPDATE (w), DELETE (d): USING scoped
+	check       map[string]bool // INSERT (a), UPDATE (w): WITH CHECK scoped
+	checkStrict map[string]bool // … and not accepting NULL-tenant rows
+}
+
+// restricted reads which commands the table's restrictive policies TO
+// PUBLIC close. Only TO PUBLIC counts: a restrictive policy for a role
+// does not bind a role the app role can SET ROLE to instead.
+func (a *auditor) restricted(ps []policy) closedCmds {
+	c := closedCmds{using: map[string]bool{}, check: map[string]bool{}, checkStrict: map[string]bool{}}
+	for _, p := range ps {
+		if p.permissive || !p.public {
+			continue
+		}
+		using, check, err := a.exprs(p)
+		if err != nil {
+			continue
+		}
+		if using != nil && using.Scoped {
+			for _, cmd := range usingCmds(p.cmd) {
+				c.using[cmd] = true
+			}
+		}
+		if chk := effectiveCheck(p.cmd, using, check); chk != nil && chk.Scoped {
+			for _, cmd := range checkCmds(p.cmd) {
+				c.check[cmd] = true
+				c.checkStrict[cmd] = c.checkStrict[cmd] || !chk.AllowsNull
+			}
+		}
 	}
-	var using, check *exprReport
+	return c
+}
+
+// all: every command of cmds is in set.
+func all(set map[string]bool, cmds []string) bool {
+	for _, c := range cmds {
+		if !set[c] {
+			return false
+		}
+	}
+	return len(cmds) > 0
+}
+
+// usingCmds and checkCmds: the commands a policy's USING and WITH CHECK
+// apply to.
+func usingCmds(cmd string) []string {
+	switch cmd {
+	case "*":
+		return []string{"r", "w", "d"}
+	case "a":
+		return nil
+	}
+	return []string{cmd}
+}
+
+func checkCmds(cmd string) []string {
+	switch cmd {
+	case "*":
+		return []string{"a", "w"}
+	case "a", "w":
+		return []string{cmd}
+	}
+	return nil
+}
+
+// effectiveCheck is what PostgreSQL checks new rows with: WITH CHECK, or,
+// for ALL and UPDATE policies without one, USING.
+func effectiveCheck(cmd string, using, check *exprReport) *exprReport {
+	if check != nil {
+		return check
+	}
+	if cmd == "*" || cmd == "w" {
+		return using
+	}
+	return nil
+}
+
+// exprs analyses p's USING and WITH CHECK (nil when absent).
+func (a *auditor) exprs(p policy) (using, check *exprReport, err error) {
 	for _, e := range []struct {
 		text *string
 		out  **exprReport
@@ -93,17 +172,31 @@ func (a *auditor) checkPolicy(t *table, p policy) {
 		}
 		r, err := analyzeExpr(*e.text, a.opts.Column, a.opts.Setting)
 		if err != nil {
-			f(PolicyNotTenant, Low, fmt.Sprintf("could not be analysed (%v): check it by hand", err), "")
-			return
+			return nil, nil, err
 		}
 		*e.out = &r
+	}
+	return using, check, nil
+}
+
+func (a *auditor) checkPolicy(t *table, p policy, closed closedCmds) {
+	cmd := cmdNames[p.cmd]
+	f := func(kind Kind, sev Severity, detail, fix string) {
+		a.add(Finding{Kind: kind, Severity: sev, Table: t.name, Object: p.name,
+			Detail: fmt.Sprintf("policy %s (%s, FOR %s): %s", p.name, permissiveWord(p.permissive), cmd, detail), Fix: fix})
+	}
+	using, check, err := a.exprs(p)
+	if err != nil {
+		f(PolicyNotTenant, Low, fmt.Sprintf("could not be analysed (%v): check it by hand", err), "")
+		return
 	}
 
 	// A restrictive policy is AND-ed with the others: it cannot open a
 	// table, and one that applies to other roles does not decide what the
-	// app sees.
+	// app sees. A permissive one cannot open what a restrictive policy TO
+	// PUBLIC scopes to the tenant for each of its commands.
 	if p.permissive && p.applies {
-		if using != nil && !using.Scoped {
+		if using != nil && !using.Scoped && !all(closed.using, usingCmds(p.cmd)) {
 			if using.Opaque {
 				f(PolicyNotTenant, Low, fmt.Sprintf("USING (%s) compares %s with an expression the audit cannot read (a function or a query): check it by hand", *p.using, a.opts.Column), "")
 			} else {
@@ -116,7 +209,7 @@ func (a *auditor) checkPolicy(t *table, p policy) {
 					fmt.Sprintf("DROP POLICY %s ON %s;\n-- or make it AS RESTRICTIVE, or give it to a role other than the app's (TO …)", p.qname, t.name))
 			}
 		}
-		if check != nil && !check.Scoped && (using == nil || using.Scoped) {
+		if check != nil && !check.Scoped && (using == nil || using.Scoped || all(closed.using, usingCmds(p.cmd))) && !all(closed.check, checkCmds(p.cmd)) {
 			if check.Opaque {
 				f(PolicyNoWithCheck, Low, fmt.Sprintf("WITH CHECK (%s) compares %s with an expression the audit cannot read: check it by hand", *p.check, a.opts.Column), "")
 			} else {
@@ -124,6 +217,22 @@ func (a *auditor) checkPolicy(t *table, p policy) {
 					*p.check, a.opts.Column, checkVerbs(p.cmd)), a.alterPolicy(t, p))
 			}
 		}
+	}
+	// A write check that accepts NULL-tenant rows (… OR tenant_id IS NULL,
+	// the permissive stage's USING, which is also the check of an ALL or
+	// UPDATE policy without WITH CHECK): any tenant can write rows that
+	// belong to no tenant — which the permissive stage shows to every
+	// tenant — or move its rows there.
+	if chk := effectiveCheck(p.cmd, using, check); !t.notNull && p.permissive && p.applies && chk != nil && chk.Scoped && chk.AllowsNull &&
+		!all(closed.checkStrict, checkCmds(p.cmd)) {
+		var what string
+		if check != nil {
+			what = fmt.Sprintf("WITH CHECK (%s)", *p.check)
+		} else {
+			what = fmt.Sprintf("with no WITH CHECK, USING (%s) is its write check, and it", *p.using)
+		}
+		f(PolicyNoWithCheck, High, fmt.Sprintf("%s accepts rows whose %s IS NULL: %s through it can create rows that belong to no tenant (visible to every tenant under the permissive stage) or move rows there",
+			what, a.opts.Column, checkVerbs(p.cmd)), a.alterPolicy(t, p))
 	}
 	if p.cmd == "a" && p.check == nil {
 		// PostgreSQL uses no expression at all for it: the policy lets no

@@ -28,8 +28,8 @@ func (a *auditor) checkRole(ctx context.Context) error {
 		SELECT r.rolname::text, pg_catalog.quote_ident(r.rolname), r.rolsuper, r.rolbypassrls
 		FROM pg_catalog.pg_roles r
 		WHERE r.oid <> $1::oid AND (r.rolsuper OR r.rolbypassrls)
-		  AND pg_catalog.pg_has_role($1::oid, r.oid, 'MEMBER')
-		ORDER BY 1`, a.app.oid)
+		  AND (pg_catalog.pg_has_role($1::oid, r.oid, 'MEMBER') OR ($2 AND NOT r.rolsuper))
+		ORDER BY 1`, a.app.oid, a.createRole != "")
 	if err != nil {
 		return fmt.Errorf("audit: reading the app role's memberships: %w", err)
 	}
@@ -49,11 +49,44 @@ func (a *auditor) checkRole(ctx context.Context) error {
 		if m.super {
 			kind, what = AppRoleSuperuser, "a superuser"
 		}
-		a.add(Finding{Kind: kind, Severity: Critical, Object: m.name,
+		member, err := a.isMember(ctx, m.name)
+		if err != nil {
+			return err
+		}
+		f := Finding{Kind: kind, Severity: Critical, Object: m.name,
 			Detail: fmt.Sprintf("the app role %s is a member of %s, which is %s: after SET ROLE %s no policy applies", a.app.name, m.name, what, m.name),
-			Fix:    fmt.Sprintf("REVOKE %s FROM %s;", m.qname, a.app.qname)})
+			Fix:    fmt.Sprintf("REVOKE %s FROM %s;", m.qname, a.app.qname)}
+		if !member {
+			f.Detail = fmt.Sprintf("%s: %s can GRANT %s (%s) to itself, then SET ROLE %s: no policy applies", a.createRoleDetail(), a.app.name, m.name, what, m.name)
+			f.Fix = a.createRoleFix()
+		}
+		a.add(f)
 	}
 	return nil
+}
+
+// isMember: the app role is a member of the role named name.
+func (a *auditor) isMember(ctx context.Context, name string) (bool, error) {
+	if a.createRole == "" {
+		return true, nil // only members are reported without CREATEROLE
+	}
+	var m bool
+	err := a.conn.QueryRow(ctx, `SELECT pg_catalog.pg_has_role($1::oid, r.oid, 'MEMBER') FROM pg_catalog.pg_roles r WHERE r.rolname = $2`, a.app.oid, name).Scan(&m)
+	if err != nil {
+		return false, fmt.Errorf("audit: checking role %s: %w", name, err)
+	}
+	return m, nil
+}
+
+func (a *auditor) createRoleDetail() string {
+	if a.createRole == a.app.name {
+		return fmt.Sprintf("the app role %s has CREATEROLE, which on PostgreSQL 15 and older grants membership in any role but a superuser", a.app.name)
+	}
+	return fmt.Sprintf("the app role %s is a member of %s, which has CREATEROLE: on PostgreSQL 15 and older that grants membership in any role but a superuser", a.app.name, a.createRole)
+}
+
+func (a *auditor) createRoleFix() string {
+	return fmt.Sprintf("ALTER ROLE %s NOCREATEROLE;", a.createRoleSQL)
 }
 
 // checkTables: app_role_owner, tenant_column_nullable, rls_disabled,
@@ -62,10 +95,18 @@ func (a *auditor) checkTables(ctx context.Context) error {
 	for _, t := range a.tables {
 		if t.appOwns && !a.app.super {
 			f := Finding{Kind: AppRoleOwner, Severity: Critical, Table: t.name, Object: t.owner.name}
-			if t.appOwnsDirect {
+			member, err := a.isMember(ctx, t.owner.name)
+			if err != nil {
+				return err
+			}
+			switch {
+			case !member:
+				f.Detail = fmt.Sprintf("%s: %s can GRANT the owner role %s to itself, then disable RLS and drop policies", a.createRoleDetail(), a.app.name, t.owner.name)
+				f.Fix = a.createRoleFix()
+			case t.appOwnsDirect:
 				f.Detail = fmt.Sprintf("the app role %s owns the table: it can disable RLS and drop policies, and bypasses RLS unless it is forced", a.app.name)
 				f.Fix = fmt.Sprintf("-- give the table to a migration role the app role is not a member of:\nALTER TABLE %s OWNER TO migration_owner;", t.name)
-			} else {
+			default:
 				f.Detail = fmt.Sprintf("the app role %s is a member of the owner role %s: after SET ROLE it can disable RLS and drop policies, and bypasses RLS unless it is forced", a.app.name, t.owner.name)
 				f.Fix = fmt.Sprintf("REVOKE %s FROM %s;", t.owner.qname, a.app.qname)
 			}
@@ -190,8 +231,8 @@ func (a *auditor) checkTruncate(ctx context.Context) error {
 		CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) g
 		LEFT JOIN pg_catalog.pg_roles r ON r.oid = g.grantee
 		WHERE c.oid = ANY($1::oid[]) AND g.privilege_type = 'TRUNCATE' AND g.grantee <> c.relowner
-		  AND (g.grantee = 0 OR pg_catalog.pg_has_role($2::oid, g.grantee, 'MEMBER'))
-		ORDER BY 1, 2`, oids, a.app.oid)
+		  AND (g.grantee = 0 OR pg_catalog.pg_has_role($2::oid, g.grantee, 'MEMBER') OR ($3 AND NOT r.rolsuper))
+		ORDER BY 1, 2`, oids, a.app.oid, a.createRole != "")
 	if err != nil {
 		return fmt.Errorf("audit: reading TRUNCATE grants: %w", err)
 	}
@@ -214,6 +255,9 @@ func (a *auditor) checkTruncate(ctx context.Context) error {
 			to = "to PUBLIC"
 		case g.grantee != a.app.name:
 			to = fmt.Sprintf("to %s, a role the app role %s is a member of", g.grantee, a.app.name)
+			if a.createRole != "" {
+				to += " or, with CREATEROLE, can make itself one"
+			}
 		}
 		a.add(Finding{Kind: TruncateGranted, Severity: High, Table: t.name, Object: g.grantee,
 			Detail: "TRUNCATE is granted " + to + ": TRUNCATE ignores RLS and empties the table for every tenant",

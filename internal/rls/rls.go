@@ -252,7 +252,7 @@ func plan(ctx context.Context, tx pgx.Tx, opts Options) (*Changes, error) {
 			if errors.As(err, &pgErr) && pgErr.Code == "42501" {
 				return nil, fmt.Errorf("rls: %s: %w: %s (connected as %s)", tg.name, ErrNotOwner, pgErr.Message, me)
 			}
-			return nil, fmt.Errorf("rls: %s: %w", tg.name, err)
+			return nil, fmt.Errorf("rls: %s: %w (nothing was changed)", tg.name, err)
 		}
 		p.Tables = append(p.Tables, t)
 	}
