@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/pgx-tenant/pgx-tenant/internal/audit"
 )
@@ -65,6 +66,7 @@ func init() {
 			fs.Bool("json", false, "print the findings as a JSON array")
 			fs.String("fail-on", "low", "exit 1 when a finding is at or above this severity: low, medium, high or critical")
 			fs.String("schema", "", "comma-separated schemas to audit (default: every non-system schema)")
+			fs.Duration("count-timeout", time.Minute, "the longest a table's count of NULL tenants may take (a full scan); longer is reported as unknown; 0: no limit")
 			return func() error {
 				if err := fsDB(fs).validate(); err != nil {
 					return err
@@ -92,11 +94,18 @@ func runAudit(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int 
 		return exitError
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	// A migration holding a table must not hang the audit: reading a
+	// policy's expression waits for the table's lock.
+	if _, err := conn.Exec(ctx, "SET lock_timeout = '10s'"); err != nil {
+		e.errorf("audit: %v", err)
+		return exitError
+	}
 	findings, err := audit.Run(ctx, conn, audit.Options{
-		Column:  db.column,
-		Setting: db.setting,
-		AppRole: fsString(fs, "app-role"),
-		Schemas: commaList(fsString(fs, "schema")),
+		Column:       db.column,
+		Setting:      db.setting,
+		AppRole:      fsString(fs, "app-role"),
+		Schemas:      commaList(fsString(fs, "schema")),
+		CountTimeout: countTimeout(fs),
 	})
 	if err != nil {
 		e.errorf("%v", err)
@@ -205,4 +214,13 @@ func commaList(s string) []string {
 		}
 	}
 	return out
+}
+
+// countTimeout is --count-timeout as audit.Options wants it (0 is none).
+func countTimeout(fs *flag.FlagSet) time.Duration {
+	d := fs.Lookup("count-timeout").Value.(flag.Getter).Get().(time.Duration)
+	if d <= 0 {
+		return -1
+	}
+	return d
 }

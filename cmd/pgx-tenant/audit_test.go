@@ -410,6 +410,23 @@ func TestAuditNullCountUnderRLS(t *testing.T) {
 			t.Errorf("%+v", f)
 		}
 	})
+	t.Run("count too slow", func(t *testing.T) {
+		// A count longer than --count-timeout is reported unknown, not 0.
+		if err := d.Exec(ctx, "INSERT INTO notes SELECT NULL, i FROM generate_series(1, 300000) i"); err != nil {
+			t.Fatal(err)
+		}
+		fs, _ := auditJSON(t, []string{"DATABASE_URL=" + d.AdminDSN}, "--app-role", d.AppRole, "--count-timeout", "1ms")
+		var f *finding
+		for i := range fs {
+			if fs[i].Kind == "tenant_column_nullable" && fs[i].Table == "public.notes" {
+				f = &fs[i]
+			}
+		}
+		if f == nil {
+			t.Fatalf("no tenant_column_nullable: %+v", fs)
+		}
+		check(t, *f, "high", "could not be counted", "longer than 1ms")
+	})
 }
 
 func TestAuditJSONShape(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -25,6 +26,10 @@ type Options struct {
 	// but pg_catalog, information_schema, pg_toast and temporary ones).
 	// Views and functions are looked for in every non-system schema.
 	Schemas []string
+	// CountTimeout bounds each table's count of NULL tenants (a full scan
+	// of the table): a count that takes longer is reported unknown, never
+	// as 0. Zero means one minute; negative, no limit.
+	CountTimeout time.Duration
 }
 
 func (o *Options) defaults() error {
@@ -33,6 +38,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Setting == "" {
 		o.Setting = "app.tenant_id"
+	}
+	if o.CountTimeout == 0 {
+		o.CountTimeout = time.Minute
 	}
 	if strings.ContainsRune(o.Column, 0) || strings.ContainsRune(o.Setting, 0) || strings.ContainsRune(o.AppRole, 0) {
 		return errors.New("audit: a name contains a NUL byte")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -172,6 +173,11 @@ func (a *auditor) countNulls(ctx context.Context, t *table) (n int64, why string
 		if _, err := tx.Exec(ctx, "SET LOCAL row_security = off"); err != nil {
 			return err
 		}
+		if ms := a.opts.CountTimeout.Milliseconds(); ms > 0 {
+			if _, err := tx.Exec(ctx, "SELECT pg_catalog.set_config('statement_timeout', $1, true)", strconv.FormatInt(ms, 10)); err != nil {
+				return err
+			}
+		}
 		return tx.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM %s WHERE %s IS NULL", t.name, a.colSQL)).Scan(&n)
 	})
 	var pgErr *pgconn.PgError
@@ -186,6 +192,9 @@ func (a *auditor) countNulls(ctx context.Context, t *table) (n int64, why string
 			return 0, fmt.Sprintf("connected as %s, which RLS applies to; RLS is forced on the table, so counting needs a superuser or a BYPASSRLS role (even the owner %s sees no NULL-tenant rows)", a.me, t.owner.name), nil
 		}
 		return 0, fmt.Sprintf("connected as %s, which RLS applies to; counting needs a superuser, a BYPASSRLS role or the table owner %s", a.me, t.owner.name), nil
+	}
+	if pgErr.Code == "57014" && ctx.Err() == nil { // statement_timeout
+		return 0, fmt.Sprintf("counting took longer than %s (--count-timeout); count them when the table is quiet", a.opts.CountTimeout), nil
 	}
 	return 0, fmt.Sprintf("connected as %s: %s (SQLSTATE %s)", a.me, pgErr.Message, pgErr.Code), nil
 }
