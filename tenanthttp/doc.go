@@ -110,7 +110,9 @@
 // same-origin) or whose Origin is listed by [WithAllowedOrigins]. SameSite
 // on the cookie is a second line. With subdomains, switch by navigating to
 // the other tenant's host instead: a cookie for B read on A's host is a
-// disagreement and is refused.
+// disagreement, so the switch handler refuses a switch to B on A's host
+// (RuleSourcesDisagree) rather than issue a cookie that would lock the user
+// out of it; on the bare base domain it switches freely.
 //
 // # Threat model
 //

@@ -157,24 +157,11 @@ func (m *Middleware) resolve(ctx context.Context, r *http.Request) (string, bool
 		}
 	}
 
-	if m.cfg.resolve != nil {
-		label, ok := subdomain(r.Host, m.cfg.baseDomain)
-		if !ok {
-			return "", false, &refusal{rule: RuleBadHost}
-		}
-		if label != "" {
-			id, ok, err := m.cfg.resolve(ctx, label)
-			if err != nil {
-				return "", false, &refusal{rule: RuleLookupFailed, err: fmt.Errorf("subdomain resolver: %w", err)}
-			}
-			if ok {
-				if tenant.Validate(id) != nil {
-					return "", false, &refusal{rule: RuleInvalidTenant}
-				}
-				if ref := agree(id); ref != nil {
-					return "", false, ref
-				}
-			}
+	if id, ok, ref := m.hostTenant(ctx, r); ref != nil {
+		return "", false, ref
+	} else if ok {
+		if ref := agree(id); ref != nil {
+			return "", false, ref
 		}
 	}
 
@@ -208,6 +195,31 @@ func (m *Middleware) resolve(ctx context.Context, r *http.Request) (string, bool
 		return "", false, ref
 	}
 	return found, true, nil
+}
+
+// hostTenant is the tenant the request's subdomain names (WithSubdomain),
+// ok false when it names none or no resolver is configured.
+func (m *Middleware) hostTenant(ctx context.Context, r *http.Request) (string, bool, *refusal) {
+	if m.cfg.resolve == nil {
+		return "", false, nil
+	}
+	label, ok := subdomain(r.Host, m.cfg.baseDomain)
+	if !ok {
+		return "", false, &refusal{rule: RuleBadHost}
+	}
+	if label == "" {
+		return "", false, nil
+	}
+	id, ok, err := m.cfg.resolve(ctx, label)
+	switch {
+	case err != nil:
+		return "", false, &refusal{rule: RuleLookupFailed, err: fmt.Errorf("subdomain resolver: %w", err)}
+	case !ok:
+		return "", false, nil
+	case tenant.Validate(id) != nil:
+		return "", false, &refusal{rule: RuleInvalidTenant}
+	}
+	return id, true, nil
 }
 
 func (m *Middleware) checkMember(ctx context.Context, principal string, signedIn bool, id string) *refusal {

@@ -25,7 +25,9 @@ const maxSwitchBody = 4 << 10
 // body of application/json {"tenant":"…"} or
 // application/x-www-form-urlencoded tenant=… (400, 413, 415 otherwise), and
 // only a tenant the principal is a member of (403; 503 when the check
-// fails). It answers 200 with {"tenant":"…"} and the new cookie.
+// fails). With WithSubdomain, on a tenant's own host only that tenant
+// (403 RuleSourcesDisagree otherwise; RuleBadHost for a host outside the
+// base domain). It answers 200 with {"tenant":"…"} and the new cookie.
 //
 // It returns an error wrapping ErrConfig unless WithCookies, WithPrincipal
 // and WithMembership were given.
@@ -62,6 +64,16 @@ func (m *Middleware) serveSwitch(w http.ResponseWriter, r *http.Request) {
 	if ref := m.checkMember(ctx, principal, true, target); ref != nil {
 		ref.tenant = "" // the client's word, not verified: kept out of events
 		m.refuse(ctx, w, ref)
+		return
+	}
+	// On a tenant's own host, a cookie for another tenant would only be
+	// refused there (the sources would disagree): switch by going to the
+	// other tenant's host instead.
+	if host, ok, ref := m.hostTenant(ctx, r); ref != nil {
+		m.refuse(ctx, w, ref)
+		return
+	} else if ok && host != target {
+		m.refuse(ctx, w, &refusal{rule: RuleSourcesDisagree, tenant: host})
 		return
 	}
 	if err := m.cfg.cookies.Issue(w, principal, target); err != nil {

@@ -224,3 +224,46 @@ func TestSwitchOriginDefaultPort(t *testing.T) {
 		}
 	}
 }
+
+// TestSwitchOnTenantHost: with subdomains, a switch on a tenant's own host
+// to another tenant is refused (the cookie would be refused there), to the
+// host's tenant or on the base domain it works, and a foreign host is
+// refused.
+func TestSwitchOnTenantHost(t *testing.T) {
+	f := newFixture(t, tenanthttp.WithSubdomain("example.com", resolveLabel))
+	sw := switchHandler(t, f)
+	for _, tc := range []struct {
+		host, target string
+		wantStatus   int
+		wantRule     string
+	}{
+		{"acme.example.com", "globex", 403, tenanthttp.RuleSourcesDisagree},
+		{"acme.example.com", "acme", 200, ""},
+		{"example.com", "globex", 200, ""},
+		{"www.example.com", "globex", 200, ""}, // a label naming no tenant
+		{"evil.test", "globex", 403, tenanthttp.RuleBadHost},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "https://"+tc.host+"/switch", strings.NewReader(`{"tenant":"`+tc.target+`"}`))
+		r.Header.Set(principalHeader, "alice")
+		r.Header.Set("Sec-Fetch-Site", "same-origin")
+		r.Header.Set("Content-Type", "application/json")
+		before := len(f.events.all())
+		w := httptest.NewRecorder()
+		sw.ServeHTTP(w, r)
+		if w.Code != tc.wantStatus {
+			t.Errorf("%s → %s: status %d, want %d; body %s", tc.host, tc.target, w.Code, tc.wantStatus, w.Body)
+			continue
+		}
+		if tc.wantRule != "" {
+			evs := f.events.all()
+			if len(evs) != before+1 || evs[before].Rule != tc.wantRule {
+				t.Errorf("%s → %s: events %+v, want rule %s", tc.host, tc.target, evs[before:], tc.wantRule)
+			}
+			for _, c := range w.Result().Cookies() {
+				if c.MaxAge >= 0 && c.Value != "" {
+					t.Errorf("%s → %s: refused switch issued a cookie", tc.host, tc.target)
+				}
+			}
+		}
+	}
+}

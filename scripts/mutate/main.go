@@ -597,6 +597,13 @@ var mutations = []mutation{
 		pkg:  "./cmd/pgx-tenant", tests: "TestRLSStages|TestRLSPlanApplyIdempotent",
 	},
 	{
+		name: "tenanthttp: a switch on a tenant's host to another tenant",
+		file: "tenanthttp/switch.go",
+		old:  "\t} else if ok && host != target {",
+		new:  "\t} else if ok && host != target && false {",
+		pkg:  "./tenanthttp", tests: "TestSwitchOnTenantHost",
+	},
+	{
 		name: "lint: sqlc macros not read as parameters",
 		file: "internal/lint/lint.go",
 		old:  "\t\ttext := sqlcMacros(st.text)",
