@@ -13,7 +13,10 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/pgx-tenant/pgx-tenant/driver"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgx-tenant/pgx-tenant/driver"
+	"github.com/pgx-tenant/pgx-tenant/event"
 	"github.com/pgx-tenant/pgx-tenant/internal/pgtest"
 	"github.com/pgx-tenant/pgx-tenant/tenant"
 	"github.com/pgx-tenant/pgx-tenant/tenanthttp"
@@ -261,4 +264,48 @@ func sqlOpenAdmin(tb testing.TB, d *pgtest.Database) *sql.DB {
 	}
 	tb.Cleanup(func() { db.Close() })
 	return db
+}
+
+// TestRequestIDReachesDriverEvents: the request ID the middleware puts in
+// the context is the one the driver's events carry — here an RLS refusal of
+// a write naming another tenant.
+func TestRequestIDReachesDriverEvents(t *testing.T) {
+	d, _ := invoiceDB(t)
+	cfg, err := pgx.ParseConfig(d.AppDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := &recorder{}
+	db, err := driver.OpenDB(*cfg, driver.WithEventHandler(seen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	cookies := newCookies(t)
+	mw, err := tenanthttp.New(tenanthttp.WithCookies(cookies), tenanthttp.WithPrincipal(principalOf), tenanthttp.WithMembership(isMember))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodPost, "http://example.com/invoices", strings.NewReader("tenant_id=globex&customer=sneaky"))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.Header.Set(principalHeader, "alice")
+	r.Header.Set("Cookie", "tenant="+sign(t, cookies, "alice", "acme"))
+	r.Header.Set("X-Request-ID", "ticket-4711")
+	w := httptest.NewRecorder()
+	mw.Handler(invoiceApp(db)).ServeHTTP(w, r)
+	if w.Code != 500 {
+		t.Fatalf("status %d: the write was not refused", w.Code)
+	}
+	var found bool
+	for _, e := range seen.all() {
+		if e.Kind == event.RLSDenied {
+			found = true
+			if e.RequestID != "ticket-4711" || e.Tenant != "acme" {
+				t.Errorf("driver event %+v: want request ID ticket-4711 and tenant acme", e)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no rls_denied event from the driver: %+v", seen.all())
+	}
 }

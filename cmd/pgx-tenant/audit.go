@@ -52,14 +52,16 @@ Kinds (severity):
                                        app role: it sees nothing
   policy_no_nullif           medium    a policy reads the setting without NULLIF(…, '')
   unique_without_tenant      medium    a unique key (not a single-column primary key, not
-                                       generated columns) lacks the tenant column
+                                       identity, serial or uuid-default columns) lacks the
+                                       tenant column as a key column
   tenant_index_missing       medium    no index leads with the tenant column
   policy_setting_per_row     low       a policy reads the setting outside a scalar sub-select`
 
 func init() {
 	register(&command{
-		name:    "audit",
-		summary: auditSummary,
+		name:     "audit",
+		summary:  auditSummary,
+		findings: "when a finding is at or above --fail-on",
 		flags: func(fs *flag.FlagSet) func() error {
 			new(dbFlags).register(fs)
 			fs.String("app-role", "", "the role the application connects as (default: the connecting role)")

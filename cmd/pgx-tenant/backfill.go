@@ -14,7 +14,8 @@ import (
 
 func init() {
 	register(&command{
-		name: "backfill plan",
+		name:     "backfill plan",
+		findings: "when rows remain whose tenant cannot be derived, or a parent's tenant conflicts with its own parent's",
 		summary: "Show how NULL tenants would be filled. For each tenant-owned table, in order: NULL counts, " +
 			"the foreign keys a tenant is derived through, the rows whose tenant cannot be derived (why, sample keys), " +
 			"the statement each batch runs, and the migrations to run after (NOT NULL, tenant-led indexes, composite " +
@@ -23,7 +24,8 @@ func init() {
 		run:   runBackfillPlan,
 	})
 	register(&command{
-		name: "backfill apply",
+		name:     "backfill apply",
+		findings: "when it stopped at rows whose tenant cannot be derived, or at a parent whose tenant conflicts",
 		summary: "Fill NULL tenants from the foreign-key graph and make the columns NOT NULL. " +
 			"Parents first, in batches of short transactions (resumable: run it again after a stop); " +
 			"each table it leaves without NULLs is made NOT NULL. " +
@@ -47,7 +49,7 @@ type backfillOpts struct {
 
 func backfillFlags(fs *flag.FlagSet, apply bool) *backfillOpts {
 	o := &backfillOpts{apply: apply}
-	o.db.register(fs)
+	o.db.registerConn(fs) // the backfill reads no setting
 	fs.Var(&o.tables, "table", "limit to this table (name or schema.name; repeat or comma-separate; default every tenant-owned table)")
 	fs.IntVar(&o.batch, "batch-size", 5000, "the most rows one batch (one transaction) updates")
 	if apply {
@@ -62,7 +64,7 @@ func backfillFlags(fs *flag.FlagSet, apply bool) *backfillOpts {
 func backfillOptsOf(fs *flag.FlagSet) *backfillOpts {
 	get := func(name string) any { return fs.Lookup(name).Value.(flag.Getter).Get() }
 	o := &backfillOpts{
-		db:     dbFlags{dsn: get("dsn").(string), column: get("tenant-column").(string), setting: get("setting").(string)},
+		db:     dbFlags{dsn: get("dsn").(string), column: get("tenant-column").(string), noSetting: true},
 		tables: get("table").(backfillTables),
 		batch:  get("batch-size").(int),
 	}

@@ -22,8 +22,9 @@ func init() {
 		asJSON bool
 	)
 	register(&command{
-		name: "lint",
-		args: "FILE|DIR...",
+		name:     "lint",
+		args:     "FILE|DIR...",
+		findings: "when a statement is reported",
 		summary: `Check SQL files with the guard's analysis. It reports what the guard would report at run
 time: references to tenant-owned tables without an equality on the tenant column, TRUNCATE/COPY/LOCK
 of them, views hiding the column, DO blocks and rules using them, and writes of the tenant setting. Directories are searched for *.sql files. The

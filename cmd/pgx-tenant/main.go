@@ -14,7 +14,8 @@
 //	1  findings: audit findings at or above --fail-on, lint findings, or a backfill
 //	   that stopped at rows whose tenant it cannot derive
 //	2  usage error, connection error, or an error that stopped the command (an
-//	   apply that fails is rolled back and changes nothing)
+//	   rls apply that fails is rolled back and changes nothing; a backfill apply
+//	   keeps the batches it committed, and a second run goes on from there)
 package main
 
 import (
@@ -65,6 +66,8 @@ type command struct {
 	args    string // the positional arguments, for the usage line
 	summary string
 	run     func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int
+	// findings says when the command exits 1 ("" when it never does).
+	findings string
 	// flags declares the command's flags on fs and returns a function that
 	// validates them once parsed (nil when there is nothing to check).
 	flags func(fs *flag.FlagSet) func() error
@@ -95,6 +98,17 @@ func run(ctx context.Context, args []string, e *env) int {
 	}
 	c := lookup(args)
 	if c == nil {
+		if group := groupOf(args[0]); len(group) > 0 {
+			// "pgx-tenant rls": the commands of the group.
+			if len(args) > 1 && isHelp(args[1]) {
+				groupUsage(e.stdout, args[0], group)
+				return exitOK
+			}
+			if len(args) == 1 {
+				groupUsage(e.stderr, args[0], group)
+				return exitError
+			}
+		}
 		e.errorf("unknown command %q (run \"pgx-tenant help\")", strings.Join(args[:min(len(args), 2)], " "))
 		return exitError
 	}
@@ -104,13 +118,13 @@ func run(ctx context.Context, args []string, e *env) int {
 	if c.flags != nil {
 		check = c.flags(fs)
 	}
+	if wantsHelp(rest) {
+		fs.SetOutput(e.stdout)
+		fs.Usage()
+		return exitOK
+	}
 	if err := fs.Parse(rest); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(e.stdout)
-			fs.Usage()
-			return exitOK
-		}
-		return exitError // the flag package printed why
+		return exitError // the flag package printed why, and the usage
 	}
 	if check != nil {
 		if err := check(); err != nil {
@@ -132,14 +146,65 @@ func lookup(args []string) *command {
 	return nil
 }
 
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
+}
+
+// wantsHelp reports whether a help flag comes before the end of the flags,
+// so that --help prints the usage once, on stdout, whatever else is wrong.
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		if a != "help" && isHelp(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// groupOf returns the commands whose name starts with the word word ("rls"
+// for "rls plan" and "rls apply").
+func groupOf(word string) []*command {
+	var out []*command
+	for _, c := range commands {
+		if strings.HasPrefix(c.name, word+" ") {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func groupUsage(w io.Writer, word string, group []*command) {
+	fmt.Fprintf(w, "Usage: pgx-tenant %s <command> [flags]\n\nCommands:\n", word)
+	for _, c := range group {
+		fmt.Fprintf(w, "  %-16s %s\n", c.name, firstSentence(c.summary))
+	}
+	fmt.Fprintf(w, "\nRun \"pgx-tenant %s <command> --help\" for a command's flags.\n", word)
+}
+
 func newFlagSet(c *command, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("pgx-tenant "+c.name, flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.Usage = func() {
 		w := fs.Output()
-		fmt.Fprintf(w, "Usage: pgx-tenant %s [flags] %s\n\n%s\n\nFlags:\n", c.name, c.args, c.summary)
+		fmt.Fprintf(w, "Usage: pgx-tenant %s [flags]", c.name)
+		if c.args != "" {
+			fmt.Fprint(w, " "+c.args)
+		}
+		fmt.Fprintf(w, "\n\n%s\n\nFlags:\n", wrap(c.summary, 80))
 		fs.PrintDefaults()
-		fmt.Fprint(w, exitCodes)
+		codes := "Exit codes: 0 done"
+		if c.findings != "" {
+			codes += "; 1 " + c.findings
+		}
+		fmt.Fprintf(w, "\n%s\n", wrap(codes+"; 2 usage, connection or other error.", 80))
 	}
 	return fs
 }
@@ -148,6 +213,36 @@ const exitCodes = `
 Exit codes: 0 done and clean; 1 findings (audit at or above --fail-on, lint,
 backfill stopped at rows it cannot resolve); 2 usage, connection or other error.
 `
+
+// wrap breaks the lines of s longer than width at spaces; shorter lines
+// (a summary's own layout) stay as written.
+func wrap(s string, width int) string {
+	var b strings.Builder
+	for i, line := range strings.Split(s, "\n") {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		n := 0
+		for j, word := range strings.Fields(line) {
+			if len(line) <= width {
+				b.WriteString(line)
+				break
+			}
+			switch {
+			case j == 0:
+			case n+1+len(word) > width:
+				b.WriteByte('\n')
+				n = 0
+			default:
+				b.WriteByte(' ')
+				n++
+			}
+			b.WriteString(word)
+			n += len(word)
+		}
+	}
+	return b.String()
+}
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, "Usage: pgx-tenant <command> [flags]\n\nCommands:\n")
@@ -169,12 +264,21 @@ func firstSentence(s string) string {
 // dbFlags are the flags every command that connects shares.
 type dbFlags struct {
 	dsn, column, setting string
+	noSetting            bool // the command has no --setting
 }
 
 func (d *dbFlags) register(fs *flag.FlagSet) {
+	d.registerConn(fs)
+	d.noSetting = false
+	fs.StringVar(&d.setting, "setting", "app.tenant_id", "the setting RLS policies read")
+}
+
+// registerConn registers --dsn and --tenant-column only, for commands that
+// do not read the setting.
+func (d *dbFlags) registerConn(fs *flag.FlagSet) {
+	d.noSetting = true
 	fs.StringVar(&d.dsn, "dsn", "", "PostgreSQL connection string (default $DATABASE_URL)")
 	fs.StringVar(&d.column, "tenant-column", "tenant_id", "the tenant column")
-	fs.StringVar(&d.setting, "setting", "app.tenant_id", "the setting RLS policies read")
 }
 
 // validate checks the names; they end up in generated SQL as identifiers
@@ -183,7 +287,7 @@ func (d *dbFlags) validate() error {
 	if d.column == "" || strings.ContainsRune(d.column, 0) {
 		return fmt.Errorf("--tenant-column: not a column name: %q", d.column)
 	}
-	if !validSetting(d.setting) {
+	if !d.noSetting && !validSetting(d.setting) {
 		return fmt.Errorf("--setting: %q is not a custom setting name (two or more dot-separated words, e.g. app.tenant_id)", d.setting)
 	}
 	return nil

@@ -46,6 +46,9 @@ func TestUsage(t *testing.T) {
 		{args: []string{"--help"}, wantCode: exitOK, wantOut: "Exit codes"},
 		{args: []string{"nope"}, wantCode: exitError, wantErr: `unknown command "nope"`},
 		{args: []string{"rls", "nope"}, wantCode: exitError, wantErr: `unknown command "rls nope"`},
+		{args: []string{"rls"}, wantCode: exitError, wantErr: "rls apply"},
+		{args: []string{"rls", "--help"}, wantCode: exitOK, wantOut: "Usage: pgx-tenant rls <command>"},
+		{args: []string{"backfill", "-h"}, wantCode: exitOK, wantOut: "backfill apply"},
 	} {
 		t.Run(strings.Join(tc.args, "_"), func(t *testing.T) {
 			r := runCLI(t, nil, tc.args...)
@@ -67,8 +70,20 @@ func TestEveryCommandHelp(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			args := append(strings.Fields(c.name), "--help")
 			r := runCLI(t, nil, args...)
-			if r.code != exitOK || !strings.Contains(r.stdout, "Usage: pgx-tenant "+c.name) || !strings.Contains(r.stdout, "Exit codes") {
+			if r.code != exitOK || !strings.Contains(r.stdout, "Usage: pgx-tenant "+c.name) || !strings.Contains(r.stdout, "Exit codes") || r.stderr != "" {
 				t.Errorf("--help: code %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+			}
+			if strings.Count(r.stdout, "Usage:") != 1 {
+				t.Errorf("--help printed the usage %d times", strings.Count(r.stdout, "Usage:"))
+			}
+			for _, line := range strings.Split(r.stdout, "\n") {
+				flagDoc := strings.HasPrefix(line, "    \t") // the flag package's, not wrapped
+				if len(line) > 100 && !flagDoc || strings.HasSuffix(line, " ") {
+					t.Errorf("--help line too long or with a trailing space: %q", line)
+				}
+			}
+			if (c.findings == "") == strings.Contains(r.stdout, "done; 1 ") {
+				t.Errorf("exit code 1 listed for a command that never exits 1, or not for one that does: %q", r.stdout)
 			}
 			r = runCLI(t, nil, append(strings.Fields(c.name), "--no-such-flag")...)
 			if r.code != exitError || !strings.Contains(r.stderr, "no-such-flag") {

@@ -255,6 +255,7 @@ func TestRLSStages(t *testing.T) {
 		denied(t, "insert for another tenant", "INSERT INTO docs VALUES ('globex', 10, 'x')")
 		denied(t, "insert without a tenant", "INSERT INTO docs VALUES (NULL, 11, 'x')")
 		denied(t, "move a row to another tenant", "UPDATE docs SET tenant_id = 'globex' WHERE id = 1")
+		denied(t, "move a row to no tenant (publishing it to all)", "UPDATE docs SET tenant_id = NULL WHERE id = 1")
 		if _, err := db.ExecContext(acme, "INSERT INTO docs VALUES ('acme', 12, 'acme new')"); err != nil {
 			t.Errorf("insert for the own tenant: %v", err)
 		}
@@ -273,8 +274,30 @@ func TestRLSStages(t *testing.T) {
 		t.Errorf("permissive: %s, want %s", got, want)
 	}
 	writes(t)
+	// The documented trade-off of the permissive stage: a tenant can delete a
+	// global row (rolled back here). Strict: it cannot see one to delete.
+	deletesGlobal := func(t *testing.T) int64 {
+		t.Helper()
+		tx, err := db.BeginTx(acme, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		res, err := tx.ExecContext(acme, "DELETE FROM docs WHERE tenant_id IS NULL")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := res.RowsAffected()
+		return n
+	}
+	if n := deletesGlobal(t); n != 1 {
+		t.Errorf("permissive: a tenant deleted %d global rows, want 1 (the documented trade-off)", n)
+	}
 
 	mustRun(t, env, "rls", "apply", "--force", "--stage", "strict")
+	if n := deletesGlobal(t); n != 0 {
+		t.Errorf("strict: a tenant deleted %d global rows", n)
+	}
 	if got, want := strings.Join(titles(t), ","), "acme doc"; got != want {
 		t.Errorf("strict: %s, want %s", got, want)
 	}

@@ -23,6 +23,10 @@ func TestDemo(t *testing.T) {
 	for _, want := range []string{
 		"acme sees 2000 invoices", "globex sees 1000 invoices", "no tenant sees 0 invoices",
 		"rls_disabled", "tenant_column_nullable", "(exit 1)",
+		"16 findings: 4 critical, 6 high, 6 medium",                    // before
+		"nothing changed: 4 table(s) already have RLS enabled, forced", // the second rls apply
+		"3 findings: 1 high, 2 medium",                                 // after the backfill and rls apply
+		"no findings\n  (exit 0)",                                      // after the fixes by hand
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q", want)
