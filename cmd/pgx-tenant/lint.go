@@ -33,7 +33,7 @@ A parameter or literal compared with the tenant column counts as the tenant (the
 the value at run time). A comment "pgx-tenant:ignore <reason>" in or before a statement skips it.`,
 		flags: func(fs *flag.FlagSet) func() error {
 			db.register(fs)
-			fs.StringVar(&tables, "tables", "", "tenant-owned tables, comma-separated ([schema.]name), instead of discovering them")
+			fs.StringVar(&tables, "tables", "", "tenant-owned tables, comma-separated ([schema.]name): exactly these (with --dsn, like the driver's tenant_tables), or these alone without a database")
 			fs.BoolVar(&asJSON, "json", false, "print findings as a JSON array")
 			return db.validate
 		},
@@ -82,39 +82,53 @@ the value at run time). A comment "pgx-tenant:ignore <reason>" in or before a st
 	})
 }
 
-// lintCatalog lists the tenant-owned tables from --tables, or discovers
-// them from the database.
+// lintCatalog discovers the tenant-owned tables from the database, as the
+// driver does; --tables makes exactly those tenant-owned, as the driver's
+// tenant_tables does (guard.Catalog.Override), or, without a database,
+// describes them alone.
 func lintCatalog(ctx context.Context, e *env, db *dbFlags, tables string) (*guard.Catalog, error) {
-	if tables != "" {
-		var rels []guard.Relation
-		for _, t := range strings.Split(tables, ",") {
-			t = strings.TrimSpace(t)
-			if t == "" {
-				continue
-			}
-			schema, name, ok := strings.Cut(t, ".")
-			if !ok {
-				schema, name = "public", t
-			}
-			if schema == "" || name == "" || strings.Contains(name, ".") {
-				return nil, fmt.Errorf("--tables: %q is not [schema.]table", t)
-			}
-			rels = append(rels, guard.Relation{Schema: strings.ToLower(schema), Name: strings.ToLower(name), Owned: true})
+	var only []string
+	for _, t := range strings.Split(tables, ",") {
+		if t = strings.ToLower(strings.TrimSpace(t)); t != "" {
+			only = append(only, t)
 		}
-		if len(rels) == 0 {
-			return nil, errors.New("--tables: no table named")
-		}
-		return guard.NewCatalog(db.column, nil, rels...), nil
+	}
+	if tables != "" && len(only) == 0 {
+		return nil, errors.New("--tables: no table named")
 	}
 	if db.dsn == "" && e.getenv("DATABASE_URL") == "" {
-		return nil, errors.New("no tenant-owned tables: pass --dsn (or set DATABASE_URL) to discover them, or list them with --tables")
+		if len(only) == 0 {
+			return nil, errors.New("no tenant-owned tables: pass --dsn (or set DATABASE_URL) to discover them, or list them with --tables")
+		}
+		return offlineCatalog(db.column, only)
 	}
 	conn, err := db.connect(ctx, e)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close(context.Background())
-	return guard.Discover(ctx, conn, db.column, db.setting)
+	cat, err := guard.Discover(ctx, conn, db.column, db.setting)
+	if err != nil || len(only) == 0 {
+		return cat, err
+	}
+	return cat.Override(only, nil)
+}
+
+// offlineCatalog describes the tables named [schema.]table, without a
+// database: their column positions and defaults are unknown.
+func offlineCatalog(column string, names []string) (*guard.Catalog, error) {
+	rels := make([]guard.Relation, 0, len(names))
+	for _, t := range names {
+		schema, name, ok := strings.Cut(t, ".")
+		if !ok {
+			schema, name = "public", t
+		}
+		if schema == "" || name == "" || strings.Contains(name, ".") {
+			return nil, fmt.Errorf("--tables: %q is not [schema.]table", t)
+		}
+		rels = append(rels, guard.Relation{Schema: schema, Name: name, Owned: true})
+	}
+	return guard.NewCatalog(column, nil, rels...), nil
 }
 
 // sqlFiles expands directories into the *.sql files under them, sorted;

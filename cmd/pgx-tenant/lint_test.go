@@ -46,6 +46,23 @@ func TestLint(t *testing.T) {
 		found[0]["rule"] != "unscoped" || found[0]["table"] != "books" || found[0]["line"] != 3.0 || found[0]["query"] != "AllBooks" {
 		t.Errorf("--json --tables: code %d, %v, stdout %s", r.code, err, r.stdout)
 	}
+	// --tables with a database: exactly those tables, described by the
+	// catalog (authors' tenant column defaults to the setting, so the
+	// example's INSERT INTO authors (name) passes); without one, the
+	// default is unknown and the INSERT is reported.
+	r = runCLI(t, nil, "lint", "--dsn", d.OwnerDSN, "--tables", "authors", "../../examples/sqlc", bad)
+	if r.code != exitOK || !strings.Contains(r.stderr, "tenant-owned: public.authors\n") {
+		t.Errorf("--dsn --tables: code %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	r = runCLI(t, nil, "lint", "--tables", "authors", "../../examples/sqlc")
+	if r.code != exitFindings || !strings.Contains(r.stdout, "insert_tenant [CreateAuthor]") {
+		t.Errorf("--tables alone: code %d, stdout %q", r.code, r.stdout)
+	}
+	r = runCLI(t, nil, "lint", "--dsn", d.OwnerDSN, "--tables", "nope", bad)
+	if r.code != exitError || !strings.Contains(r.stderr, `"nope" not found`) {
+		t.Errorf("--dsn --tables nope: code %d, stderr %q", r.code, r.stderr)
+	}
+
 	r = runCLI(t, nil, "lint", "--json", "--tables", "authors", bad)
 	if r.code != exitOK || strings.TrimSpace(r.stdout) != "[]" {
 		t.Errorf("--json clean: code %d, stdout %q", r.code, r.stdout)

@@ -35,7 +35,6 @@ package lint
 import (
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
@@ -276,18 +275,4 @@ func lineCol(src string, off int) (int, int) {
 	line := 1 + strings.Count(src[:off], "\n")
 	col := off - strings.LastIndexByte(src[:off], '\n')
 	return line, col
-}
-
-// Sort orders findings by file, line and column.
-func Sort(fs []Finding) {
-	sort.SliceStable(fs, func(i, j int) bool {
-		a, b := fs[i], fs[j]
-		if a.File != b.File {
-			return a.File < b.File
-		}
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Column < b.Column
-	})
 }
