@@ -132,29 +132,17 @@ func run(ops, rounds int, only, out string) error {
 			t.print()
 		}
 	}
-	clearing, err := clearObjectsTables(ctx, d, ops, rounds, only)
-	if err != nil {
-		return err
-	}
-	for _, t := range clearing {
-		t.markdown(&report)
-		t.print()
-	}
-	guarded, err := guardTables(ctx, d, ops, rounds, only)
-	if err != nil {
-		return err
-	}
-	for _, t := range guarded {
-		t.markdown(&report)
-		t.print()
-	}
-	rewritten, err := rewriteTables(ctx, d, ops, rounds, only)
-	if err != nil {
-		return err
-	}
-	for _, t := range rewritten {
-		t.markdown(&report)
-		t.print()
+	for _, more := range []func(context.Context, *pgtest.Database, int, int, string) ([]*table, error){
+		clearObjectsTables, guardTables, rewriteTables,
+	} {
+		ts, err := more(ctx, d, ops, rounds, only)
+		if err != nil {
+			return err
+		}
+		for _, t := range ts {
+			t.markdown(&report)
+			t.print()
+		}
 	}
 	scan, hit, cold := analysisCost()
 	fmt.Fprintf(&report, "## Statement analysis (tamper check; guard and rewrite will share it)\n\n"+
@@ -162,16 +150,26 @@ func run(ops, rounds int, only, out string) error {
 		scan, hit, cold)
 	fmt.Printf("statement analysis: word scan %v, cache hit %v, cold parse %v\n", scan, hit, cold)
 
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(out, "report.md"), []byte(report.String()), 0o644); err != nil {
+	if err := writeReport(out, "report.md", report.String()); err != nil {
 		return err
 	}
 	if err := chart(filepath.Join(out, "report.png"), tables); err != nil {
 		return err
 	}
-	fmt.Printf("wrote %s and %s\n", filepath.Join(out, "report.md"), filepath.Join(out, "report.png"))
+	fmt.Printf("wrote %s\n", filepath.Join(out, "report.png"))
+	return nil
+}
+
+// writeReport writes md to out/name, creating out, and says so.
+func writeReport(out, name, md string) error {
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	path := filepath.Join(out, name)
+	if err := os.WriteFile(path, []byte(md), 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("wrote %s\n", path)
 	return nil
 }
 

@@ -294,15 +294,25 @@ var guardWorkloads = []workload{
 // guardTables measures what the guard adds, against the same scope with
 // the guard off, on statements it allows.
 func guardTables(ctx context.Context, d *pgtest.Database, ops, rounds int, only string) ([]*table, error) {
-	const off = "pgx-tenant transaction, tenant changes, guard off"
-	ms := []method{baseline(nameBaselineA), baseline(nameBaselineB),
-		{name: off, open: sqlMethod("pgx-tenant", "tenant_scope=transaction", tenantCtx)},
-		{name: "pgx-tenant transaction, tenant changes, guard audit", ref: off,
-			open: sqlMethod("pgx-tenant", "tenant_scope=transaction tenant_guard=audit", tenantCtx)},
-		{name: "pgx-tenant transaction, tenant changes, guard enforce", ref: off,
-			open: sqlMethod("pgx-tenant", "tenant_scope=transaction tenant_guard=enforce", tenantCtx)},
-	}
+	ms := againstOff("pgx-tenant transaction, tenant changes, guard off",
+		variant{"pgx-tenant transaction, tenant changes, guard audit", "tenant_guard=audit"},
+		variant{"pgx-tenant transaction, tenant changes, guard enforce", "tenant_guard=enforce"})
 	return oneConnectionTables(ctx, d, "Guard (tenant_guard)", guardWorkloads, ms, ops, rounds, only)
+}
+
+// variant is a method of pgx-tenant: its name and its DSN keys.
+type variant struct{ name, keys string }
+
+// againstOff is the baselines, pgx-tenant in transaction scope with the
+// tenant in the context (named off), and that with each of on's keys added,
+// each measured against off.
+func againstOff(off string, on ...variant) []method {
+	ms := []method{baseline(nameBaselineA), baseline(nameBaselineB),
+		{name: off, open: sqlMethod("pgx-tenant", "tenant_scope=transaction", tenantCtx)}}
+	for _, v := range on {
+		ms = append(ms, method{name: v.name, ref: off, open: sqlMethod("pgx-tenant", "tenant_scope=transaction "+v.keys, tenantCtx)})
+	}
+	return ms
 }
 
 // rewriteWorkloads are the same point selects without their tenant
@@ -329,13 +339,8 @@ var rewriteWorkloads = []workload{
 // text, the appended argument, and the server's work on the predicate)
 // against the same statements run as written under RLS.
 func rewriteTables(ctx context.Context, d *pgtest.Database, ops, rounds int, only string) ([]*table, error) {
-	const off = "pgx-tenant transaction, tenant changes, rewrite off (RLS alone)"
-	ms := []method{baseline(nameBaselineA), baseline(nameBaselineB),
-		{name: off, open: sqlMethod("pgx-tenant", "tenant_scope=transaction", tenantCtx)},
-		{name: "pgx-tenant transaction, tenant changes, rewrite on", ref: off,
-			open: sqlMethod("pgx-tenant", "tenant_scope=transaction tenant_rewrite=on", tenantCtx)},
-		{name: "pgx-tenant transaction, tenant changes, rewrite on, guard enforce", ref: off,
-			open: sqlMethod("pgx-tenant", "tenant_scope=transaction tenant_rewrite=on tenant_guard=enforce", tenantCtx)},
-	}
+	ms := againstOff("pgx-tenant transaction, tenant changes, rewrite off (RLS alone)",
+		variant{"pgx-tenant transaction, tenant changes, rewrite on", "tenant_rewrite=on"},
+		variant{"pgx-tenant transaction, tenant changes, rewrite on, guard enforce", "tenant_rewrite=on tenant_guard=enforce"})
 	return oneConnectionTables(ctx, d, "Rewrite (tenant_rewrite)", rewriteWorkloads, ms, ops, rounds, only)
 }

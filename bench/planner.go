@@ -4,9 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
-	"path/filepath"
-	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -18,6 +15,7 @@ import (
 	tenantdriver "github.com/pgx-tenant/pgx-tenant/driver"
 	"github.com/pgx-tenant/pgx-tenant/event"
 	"github.com/pgx-tenant/pgx-tenant/internal/pgtest"
+	"github.com/pgx-tenant/pgx-tenant/internal/sqlcheck"
 	"github.com/pgx-tenant/pgx-tenant/tenant"
 )
 
@@ -57,11 +55,9 @@ var plannerQueries = []plannerQuery{
 	},
 }
 
-// plannerVariant is one way the driver runs the statements. The first two
-// are identical (RLS alone), for the noise floor.
-type plannerVariant struct{ name, keys string }
-
-var plannerVariants = []plannerVariant{
+// plannerVariants are the ways the driver runs the statements. The first
+// two are identical (RLS alone), for the noise floor.
+var plannerVariants = []variant{
 	{"RLS alone A (tenant_rewrite=off)", "tenant_rewrite=off"},
 	{"RLS alone B (tenant_rewrite=off)", "tenant_rewrite=off"},
 	{"RLS + rewrite (tenant_rewrite=on)", "tenant_rewrite=on"},
@@ -196,15 +192,7 @@ func runPlanner(rows, tenants, rounds int, only, out string) error {
 		"%s, PostgreSQL %s on loopback (%s), GOMAXPROCS=%d, %d rounds. Reproduce with "+
 		"`go run ./bench -planner -rows %d -tenants %d -rounds %d -out bench/results` (from the repository root).\n\n",
 		time.Now().UTC().Format("2006-01-02"), p.version, srv.Source, runtime.GOMAXPROCS(0), rounds, rows, tenants, rounds) + md
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return err
-	}
-	path := filepath.Join(out, "rewrite-planner.md")
-	if err := os.WriteFile(path, []byte(md), 0o644); err != nil {
-		return err
-	}
-	fmt.Printf("wrote %s\n", path)
-	return nil
+	return writeReport(out, "rewrite-planner.md", md)
 }
 
 // plannerRegime is how PostgreSQL plans the prepared statements of every
@@ -300,7 +288,7 @@ func planner(ctx context.Context, p *plannerData, rounds int, only string) (stri
 		on := len(plannerVariants) - 1
 		rw := tables[0].sent[on]
 		for _, t := range tables {
-			if t.sent[on] != rw || redactConstants(t.sent[on]) != event {
+			if t.sent[on] != rw || sqlcheck.Redact(t.sent[on]) != event {
 				return "", fmt.Errorf("%s: the audit event's SQL %q is not what tenant_rewrite=on prepared: %q", q.name, event, t.sent[on])
 			}
 		}
@@ -453,18 +441,6 @@ func mismatch(a, b []int) int {
 	return -1
 }
 
-var (
-	quotedConst = regexp.MustCompile(`'(?:[^']|'')*'`)
-	numberConst = regexp.MustCompile(`(^|[^$\w.])\d+(\.\d+)?`)
-)
-
-// redactConstants replaces the string and number constants of sql by ?,
-// as the driver's events show a statement.
-func redactConstants(sql string) string {
-	sql = quotedConst.ReplaceAllString(sql, "?")
-	return numberConst.ReplaceAllString(sql, "${1}?")
-}
-
 // rewrittenSQL runs q once under tenant_rewrite=audit and returns the SQL
 // of the rewrite event the driver emits.
 func rewrittenSQL(ctx context.Context, d *pgtest.Database, q plannerQuery) (string, error) {
@@ -563,34 +539,22 @@ func capturePlans(ctx context.Context, p *plannerData, qi int, q plannerQuery, r
 // with its tenant predicate written in, as the admin role (which bypasses
 // RLS), for the largest tenant. It is not part of the pairs.
 func referencePlan(ctx context.Context, p *plannerData, qi int, q plannerQuery) (plannerPlan, error) {
-	conn, err := pgx.Connect(ctx, p.d.AdminDSN)
+	db, err := openSQL("pgx", p.d.AdminDSN, 1)
 	if err != nil {
 		return plannerPlan{}, err
 	}
-	defer conn.Close(context.Background())
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return plannerPlan{}, err
+	}
+	defer conn.Close()
 	ti := p.bySize[0]
 	sqlText := q.sql + " AND tenant_id = $2"
 	arg := q.arg(plannerWord(0, ti, qi))
-	var plan string
-	for range 2 {
-		var lines []string
-		rs, err := conn.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+sqlText, arg, plannerTenant(ti))
-		if err != nil {
-			return plannerPlan{}, err
-		}
-		for rs.Next() {
-			var line string
-			if err := rs.Scan(&line); err != nil {
-				rs.Close()
-				return plannerPlan{}, err
-			}
-			lines = append(lines, line)
-		}
-		rs.Close()
-		if err := rs.Err(); err != nil {
-			return plannerPlan{}, err
-		}
-		plan = strings.Join(lines, "\n")
+	plan, err := explain(ctx, conn, sqlText, arg, plannerTenant(ti))
+	if err != nil {
+		return plannerPlan{}, err
 	}
 	return plannerPlan{
 		title: fmt.Sprintf("Reference, not paired: without RLS, tenant %s (%d rows)", plannerTenant(ti), p.sizes[ti]),
@@ -604,13 +568,14 @@ func referencePlan(ctx context.Context, p *plannerData, qi int, q plannerQuery) 
 // is on: the driver pins it).
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-// explain runs EXPLAIN (ANALYZE, BUFFERS) of query twice on conn and returns
-// the second plan (the first warms the caches as the timed runs had them).
-func explain(ctx context.Context, conn *sql.Conn, query string) (string, error) {
+// explain runs EXPLAIN (ANALYZE, BUFFERS) of query with args twice on conn
+// and returns the second plan (the first warms the caches as the timed runs
+// had them).
+func explain(ctx context.Context, conn *sql.Conn, query string, args ...any) (string, error) {
 	var plan []string
 	for range 2 {
 		plan = plan[:0]
-		rs, err := conn.QueryContext(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+query)
+		rs, err := conn.QueryContext(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+query, args...)
 		if err != nil {
 			return "", err
 		}

@@ -23,6 +23,7 @@
 package flags
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -171,7 +172,7 @@ func (c *Config) Validate() error {
 // Parse reads a flag file's JSON; unknown keys are an error (a typo must
 // not silently keep a table at a weaker mode).
 func Parse(data []byte) (*Config, error) {
-	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var c Config
 	if err := dec.Decode(&c); err != nil {
@@ -229,8 +230,10 @@ func index(f Feature) int {
 		return 0
 	case Rewrite:
 		return 1
+	case Required:
+		return 2
 	}
-	return 2
+	return -1 // Mode of an unknown feature panics, as it did
 }
 
 func compile(c *Config, d Defaults) (*snapshot, error) {
@@ -311,8 +314,8 @@ func Bucket(tenant string) uint32 {
 	return h.Sum32() % 10000
 }
 
-// tenantMode is the mode a tenant rule or the cohort gives tenant for
-// feature index i, whatever the table; ok is false when none does.
+// tenantMode is the mode a tenant rule or the cohort gives tenant,
+// whatever the table; ok is false when none does.
 func (c *compiled) tenantMode(tenant string) (int, bool) {
 	if m, ok := c.tenants[tenant]; ok {
 		return m, true
@@ -385,28 +388,31 @@ type Decision struct {
 func (f *Flags) Decide(tenant string, tables ...string) Decision {
 	s := f.cur.Load()
 	return Decision{
-		Guard:    levels[Guard][s.strictest(Guard, tenant, tables)],
-		Rewrite:  levels[Rewrite][s.strictest(Rewrite, tenant, tables)],
-		Required: levels[Required][s.strictest(Required, tenant, tables)],
+		Guard:    s.mode(Guard, tenant, tables),
+		Rewrite:  s.mode(Rewrite, tenant, tables),
+		Required: s.mode(Required, tenant, tables),
 	}
 }
 
 // Mode is Decide for one feature.
 func (f *Flags) Mode(feature Feature, tenant string, tables ...string) string {
-	return levels[feature][f.cur.Load().strictest(feature, tenant, tables)]
+	return f.cur.Load().mode(feature, tenant, tables)
 }
 
-func (s *snapshot) strictest(f Feature, tenant string, tables []string) int {
+// names are each feature's modes by index, so that a decision reads no map.
+var names = [3][]string{levels[Guard], levels[Rewrite], levels[Required]}
+
+func (s *snapshot) mode(f Feature, tenant string, tables []string) string {
 	i := index(f)
 	c := &s.features[i]
 	if s.kill || !c.set {
-		return s.defaults[i]
+		return names[i][s.defaults[i]]
 	}
 	if m, ok := c.tenantMode(tenant); ok {
-		return m // the most specific rule: every table alike
+		return names[i][m] // the most specific rule: every table alike
 	}
-	if len(tables) == 0 {
-		return c.tableMode("", s.defaults[i])
+	if len(tables) == 0 || len(c.tables) == 0 {
+		return names[i][c.tableMode("", s.defaults[i])] // every table alike: no name to fold
 	}
 	best := -1
 	for _, t := range tables {
@@ -414,5 +420,5 @@ func (s *snapshot) strictest(f Feature, tenant string, tables []string) int {
 			best = m
 		}
 	}
-	return best
+	return names[i][best]
 }

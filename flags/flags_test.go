@@ -59,6 +59,7 @@ func TestRules(t *testing.T) {
 		{"outside the cohort", cohort, "t08", []string{"audit.log"}, Decision{"off", "audit", "on"}},
 		{"public. left out of a rule", `{"guard": {"tables": {"public.invoices": "enforce", " Customers ": "audit"}}}`, "t01", []string{"invoices"}, Decision{"enforce", "audit", "on"}},
 		{"rule names trimmed and folded", `{"guard": {"tables": {" Customers ": "audit"}}}`, "t01", []string{"customers"}, Decision{"audit", "audit", "on"}},
+		{"deny beats allow and percent", `{"guard": {"cohort": "enforce", "percent": 100, "allow": ["t06"], "deny": ["t06"]}}`, "t06", []string{"customers"}, Decision{"off", "audit", "on"}},
 		{"required off for a tenant", `{"required": {"tenants": {"admin": "off"}}}`, "admin", nil, Decision{"off", "audit", "off"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -93,6 +94,14 @@ func TestBadConfig(t *testing.T) {
 	if _, err := New(Defaults{Guard: "strict"}); err == nil {
 		t.Error("accepted a bad default")
 	}
+	// Set validates a Config built in code too, and keeps the rules in place.
+	f := mustFlags(t, nil, `{"guard": {"default": "audit"}}`)
+	if err := f.Set(&Config{Guard: &Rules{Default: "strict"}}); err == nil {
+		t.Error("Set accepted an unknown mode")
+	}
+	if got := f.Mode(Guard, "t01", "invoices"); got != "audit" {
+		t.Errorf("after a refused Set guard is %s, want the previous audit", got)
+	}
 }
 
 // TestPercentStable: a tenant's bucket is fixed (the same value in every
@@ -126,6 +135,13 @@ func TestPercentStable(t *testing.T) {
 	}
 	if len(picked(0)) != 0 || len(picked(100)) != 10000 {
 		t.Error("0% or 100% wrong")
+	}
+	// The edge: t01's bucket is 3288, so 32.88% leaves it out and 32.89% takes it.
+	for p, want := range map[float64]string{32.88: "off", 32.89: "enforce"} {
+		f := mustFlags(t, nil, fmt.Sprintf(`{"guard": {"cohort": "enforce", "percent": %v}}`, p))
+		if got := f.Mode(Guard, "t01"); got != want {
+			t.Errorf("percent %v: t01 (bucket 3288) is %s, want %s", p, got, want)
+		}
 	}
 }
 

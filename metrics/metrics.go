@@ -10,6 +10,8 @@ package metrics
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -30,6 +32,48 @@ type Metrics struct {
 	events     metric.Int64Counter
 	wouldBlock metric.Int64Counter
 	decision   metric.Float64Histogram
+
+	// attrs caches each attribute set's options (attrKey → *attrOpts):
+	// building a set sorts and allocates, and the handler runs per event.
+	attrs  sync.Map
+	nAttrs atomic.Int64
+}
+
+// maxCachedAttrs bounds attrs; past it, sets are built per event. The
+// keys come from the catalog's tables and a few kinds, modes and rules,
+// so it is only reached by a handler fed events from elsewhere.
+const maxCachedAttrs = 4096
+
+type attrKey struct {
+	kind              event.Kind
+	table, mode, rule string
+}
+
+// attrOpts are slices so that Add takes them without allocating its
+// variadic argument.
+type attrOpts struct {
+	events     []metric.AddOption
+	wouldBlock []metric.AddOption // nil: not a violation seen under audit
+}
+
+func (m *Metrics) opts(k attrKey) *attrOpts {
+	if o, ok := m.attrs.Load(k); ok {
+		return o.(*attrOpts)
+	}
+	o := &attrOpts{events: []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(
+		attribute.String("kind", string(k.kind)),
+		attribute.String("table", k.table),
+		attribute.String("mode", k.mode),
+		attribute.String("rule", k.rule)))}}
+	if k.kind == event.GuardViolation && k.mode == "audit" {
+		o.wouldBlock = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("table", k.table), attribute.String("rule", k.rule)))}
+	}
+	if m.nAttrs.Load() < maxCachedAttrs {
+		if _, loaded := m.attrs.LoadOrStore(k, o); !loaded {
+			m.nAttrs.Add(1)
+		}
+	}
+	return o
 }
 
 // New creates the instruments on meter.
@@ -57,25 +101,24 @@ func New(meter metric.Meter) (*Metrics, error) {
 func (m *Metrics) Handler(next event.Handler) event.Handler {
 	return event.HandlerFunc(func(ctx context.Context, e event.Event) {
 		n := int64(1 + e.Suppressed)
-		tables := e.Tables
-		if len(tables) == 0 {
-			tables = []string{""}
+		if len(e.Tables) == 0 {
+			m.count(ctx, n, attrKey{e.Kind, "", e.Mode, e.Rule})
 		}
-		for _, t := range tables {
-			attrs := metric.WithAttributes(
-				attribute.String("kind", string(e.Kind)),
-				attribute.String("table", t),
-				attribute.String("mode", e.Mode),
-				attribute.String("rule", e.Rule))
-			m.events.Add(ctx, n, attrs)
-			if e.Kind == event.GuardViolation && e.Mode == "audit" {
-				m.wouldBlock.Add(ctx, n, metric.WithAttributes(attribute.String("table", t), attribute.String("rule", e.Rule)))
-			}
+		for _, t := range e.Tables {
+			m.count(ctx, n, attrKey{e.Kind, t, e.Mode, e.Rule})
 		}
 		if next != nil {
 			next.Handle(ctx, e)
 		}
 	})
+}
+
+func (m *Metrics) count(ctx context.Context, n int64, k attrKey) {
+	o := m.opts(k)
+	m.events.Add(ctx, n, o.events...)
+	if o.wouldBlock != nil {
+		m.wouldBlock.Add(ctx, n, o.wouldBlock...)
+	}
 }
 
 // RecordDecision records one guard decision's duration (for

@@ -34,7 +34,8 @@ const (
 
 // Decider asks an OpenFeature client. It is safe for concurrent use.
 type Decider struct {
-	client   *of.Client
+	client *of.Client
+	// defaults are the valid modes of defaults, "off" for the others.
 	defaults flags.Defaults
 }
 
@@ -43,7 +44,11 @@ var _ flags.Decider = (*Decider)(nil)
 // New returns a Decider asking client, with the modes of defaults (the
 // DSN's, usually) when the service has no answer.
 func New(client *of.Client, defaults flags.Defaults) *Decider {
-	return &Decider{client: client, defaults: defaults}
+	d := &Decider{client: client, defaults: flags.Defaults{}}
+	for _, f := range flags.Features {
+		d.defaults[f] = flags.Strictest(f, defaults[f])
+	}
+	return d
 }
 
 // Decide returns the statement's modes: per feature, the strictest the
@@ -58,20 +63,22 @@ func (d *Decider) Decide(tenant string, tables ...string) flags.Decision {
 
 func (d *Decider) mode(f flags.Feature, key, tenant string, tables []string) string {
 	def := d.defaults[f]
-	if !flags.Valid(f, def) {
-		def = "off"
-	}
 	if len(tables) == 0 {
-		tables = []string{""}
+		return d.ask(f, key, tenant, "", def)
 	}
-	modes := make([]string, 0, len(tables))
+	best := "off"
 	for _, t := range tables {
-		ec := of.NewEvaluationContext(tenant, map[string]any{"table": t, "feature": string(f)})
-		v, err := d.client.StringValue(context.Background(), key, def, ec)
-		if err != nil || !flags.Valid(f, v) {
-			v = def
-		}
-		modes = append(modes, v)
+		best = flags.Strictest(f, best, d.ask(f, key, tenant, t, def))
 	}
-	return flags.Strictest(f, modes...)
+	return best
+}
+
+// ask is the service's mode of f for tenant on table, def when it has none.
+func (d *Decider) ask(f flags.Feature, key, tenant, table, def string) string {
+	ec := of.NewEvaluationContext(tenant, map[string]any{"table": table, "feature": string(f)})
+	v, err := d.client.StringValue(context.Background(), key, def, ec)
+	if err != nil || !flags.Valid(f, v) {
+		return def
+	}
+	return v
 }
