@@ -44,7 +44,8 @@ Kinds (severity):
                                        RLS (medium: as an owner RLS applies to); materialized
                                        views are always high
   security_definer_function  high      a SECURITY DEFINER function reads a tenant-owned table as
-                                       an owner who bypasses RLS (medium: one RLS applies to)
+                                       an owner who bypasses RLS (medium: one RLS applies to,
+                                       unless it is a trigger function)
   tenant_column_nullable     high      the tenant column is nullable and NULL rows exist or
                                        could not be counted (medium: none now)
   rls_not_forced             medium    RLS is enabled but not forced: the owner bypasses it
@@ -73,7 +74,7 @@ func init() {
 				if err := fsDB(fs).validate(); err != nil {
 					return err
 				}
-				if _, err := audit.ParseSeverity(fsString(fs, "fail-on")); err != nil {
+				if _, err := audit.ParseSeverity(flagValue[string](fs, "fail-on")); err != nil {
 					return fmt.Errorf("--fail-on: %w", err)
 				}
 				return nil
@@ -88,7 +89,7 @@ func runAudit(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int 
 		e.errorf("audit: unexpected arguments: %s", strings.Join(args, " "))
 		return exitError
 	}
-	failOn, _ := audit.ParseSeverity(fsString(fs, "fail-on")) // validated
+	failOn, _ := audit.ParseSeverity(flagValue[string](fs, "fail-on")) // validated
 	db := fsDB(fs)
 	conn, err := db.connect(ctx, e)
 	if err != nil {
@@ -105,15 +106,15 @@ func runAudit(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int 
 	findings, err := audit.Run(ctx, conn, audit.Options{
 		Column:       db.column,
 		Setting:      db.setting,
-		AppRole:      fsString(fs, "app-role"),
-		Schemas:      commaList(fsString(fs, "schema")),
+		AppRole:      flagValue[string](fs, "app-role"),
+		Schemas:      commaList(flagValue[string](fs, "schema")),
 		CountTimeout: countTimeout(fs),
 	})
 	if err != nil {
 		e.errorf("%v", err)
 		return exitError
 	}
-	if fsBool(fs, "json") {
+	if flagValue[bool](fs, "json") {
 		b, err := json.MarshalIndent(findings, "", "  ")
 		if err != nil {
 			e.errorf("audit: %v", err)
@@ -180,32 +181,26 @@ func printFindings(w io.Writer, findings []audit.Finding, failOn audit.Severity)
 	fmt.Fprintf(w, "\n%d %s: %s; %d at or above --fail-on %s\n", len(findings), noun, strings.Join(parts, ", "), failing, failOn)
 }
 
-// fsDB reads the shared database flags back from fs (commands keep no
-// flag state between runs: tests run them in-process, over and over).
+// fsDB reads the shared database flags (dbFlags.register or registerConn)
+// back from fs.
 func fsDB(fs *flag.FlagSet) *dbFlags {
-	return &dbFlags{dsn: fsString(fs, "dsn"), column: fsString(fs, "tenant-column"), setting: fsString(fs, "setting")}
+	d := &dbFlags{dsn: flagValue[string](fs, "dsn"), column: flagValue[string](fs, "tenant-column"), noSetting: fs.Lookup("setting") == nil}
+	if !d.noSetting {
+		d.setting = flagValue[string](fs, "setting")
+	}
+	return d
 }
 
-func fsString(fs *flag.FlagSet, name string) string {
-	f := fs.Lookup(name)
-	if f == nil {
-		return ""
-	}
-	return f.Value.String()
+// flagValue reads the parsed value of the flag name back from fs: commands
+// keep no flag state between runs (tests run them in-process, over and
+// over), and run gets the flag set. A flag fs lacks, or of another type
+// than T, is a programming error: it panics.
+func flagValue[T any](fs *flag.FlagSet, name string) T {
+	return fs.Lookup(name).Value.(flag.Getter).Get().(T)
 }
 
-func fsBool(fs *flag.FlagSet, name string) bool {
-	f := fs.Lookup(name)
-	if f == nil {
-		return false
-	}
-	g, ok := f.Value.(flag.Getter)
-	if !ok {
-		return false
-	}
-	b, _ := g.Get().(bool)
-	return b
-}
+// fsBool is flagValue[bool].
+func fsBool(fs *flag.FlagSet, name string) bool { return flagValue[bool](fs, name) }
 
 // commaList splits a comma-separated flag value, dropping empty items.
 func commaList(s string) []string {
@@ -220,7 +215,7 @@ func commaList(s string) []string {
 
 // countTimeout is --count-timeout as audit.Options wants it (0 is none).
 func countTimeout(fs *flag.FlagSet) time.Duration {
-	d := fs.Lookup("count-timeout").Value.(flag.Getter).Get().(time.Duration)
+	d := flagValue[time.Duration](fs, "count-timeout")
 	if d <= 0 {
 		return -1
 	}

@@ -49,6 +49,11 @@ CREATE TABLE empty_policy (tenant_id text NOT NULL, id int PRIMARY KEY);   -- po
 CREATE INDEX ON empty_policy (tenant_id);
 ALTER TABLE empty_policy ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 
+CREATE TABLE other_role (tenant_id text NOT NULL, id int PRIMARY KEY);   -- policy_missing (its policy is the owner's)
+CREATE INDEX ON other_role (tenant_id);
+ALTER TABLE other_role ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON other_role TO CURRENT_USER USING (` + policySQL + `);
+
 CREATE TABLE no_nullif (tenant_id text NOT NULL, id int PRIMARY KEY);
 CREATE INDEX ON no_nullif (tenant_id);
 ALTER TABLE no_nullif ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
@@ -173,6 +178,7 @@ func TestAuditFindsEveryDefect(t *testing.T) {
 		{"rls_disabled", "public.notes", "critical", ""},
 		{"rls_not_forced", "public.invoices", "medium", ""},
 		{"policy_missing", "public.empty_policy", "medium", ""},
+		{"policy_missing", "public.other_role", "medium", ""},
 		{"policy_not_tenant", "public.invoices", "critical", "open_all"},
 		{"policy_no_nullif", "public.no_nullif", "medium", "tenant_isolation"},
 		{"policy_setting_per_row", "public.no_nullif", "low", "tenant_isolation"},
@@ -311,6 +317,54 @@ CREATE VIEW invoice_totals WITH (security_invoker = true) AS
 	SELECT tenant_id, customer_id, sum(total) AS total FROM invoices GROUP BY 1, 2;
 CREATE FUNCTION country_name(c text) RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
 	AS 'SELECT name FROM countries WHERE code = c';
+
+-- The objects a real RLS setup has around its tables: a helper the
+-- policies call (see cleanPolicies), the tenant as a column default, an
+-- updated_at trigger, a SECURITY INVOKER helper reading a tenant-owned
+-- table, and an audit-log trigger that is SECURITY DEFINER (cleanDatabase
+-- revokes the app role's writes to audit_log).
+CREATE FUNCTION current_tenant() RETURNS text LANGUAGE sql STABLE
+	AS $$SELECT NULLIF(current_setting('app.tenant_id', true), '')$$;
+CREATE TABLE projects (
+	tenant_id text NOT NULL DEFAULT current_tenant(),
+	id bigint GENERATED ALWAYS AS IDENTITY,
+	name text NOT NULL,
+	updated_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (tenant_id, id),
+	UNIQUE (tenant_id, name)
+);
+CREATE FUNCTION set_updated_at() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN NEW.updated_at := now(); RETURN NEW; END $$;
+CREATE TRIGGER projects_updated_at BEFORE UPDATE ON projects FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+CREATE FUNCTION project_count() RETURNS bigint LANGUAGE sql STABLE SECURITY INVOKER
+	AS 'SELECT count(*) FROM projects';
+CREATE TABLE audit_log (
+	tenant_id text NOT NULL,
+	id bigint GENERATED ALWAYS AS IDENTITY,
+	table_name text NOT NULL,
+	row_id bigint,
+	action text NOT NULL,
+	PRIMARY KEY (tenant_id, id)
+);
+CREATE FUNCTION log_change() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+BEGIN
+	IF TG_OP = 'DELETE' THEN
+		INSERT INTO audit_log (tenant_id, table_name, row_id, action) VALUES (OLD.tenant_id, TG_TABLE_NAME, OLD.id, TG_OP);
+	ELSE
+		INSERT INTO audit_log (tenant_id, table_name, row_id, action) VALUES (NEW.tenant_id, TG_TABLE_NAME, NEW.id, TG_OP);
+	END IF;
+	RETURN NULL;
+END $$;
+CREATE TRIGGER projects_audit AFTER INSERT OR UPDATE OR DELETE ON projects FOR EACH ROW EXECUTE FUNCTION log_change();
+`
+
+// cleanPolicies replace, after rls apply, the recommended policies of two
+// tables with hand-written ones reading the setting through the helper.
+const cleanPolicies = `
+ALTER POLICY tenant_isolation ON projects
+	USING (tenant_id = (SELECT current_tenant())) WITH CHECK (tenant_id = (SELECT current_tenant()));
+ALTER POLICY tenant_isolation ON audit_log
+	USING (tenant_id = (SELECT public.current_tenant())) WITH CHECK (tenant_id = (SELECT public.current_tenant()));
 `
 
 func cleanDatabase(t *testing.T) (*pgtest.Database, []string) {
@@ -322,6 +376,10 @@ func cleanDatabase(t *testing.T) (*pgtest.Database, []string) {
 	env := []string{"DATABASE_URL=" + d.OwnerDSN}
 	if r := runCLI(t, env, "rls", "apply", "--force"); r.code != exitOK {
 		t.Fatalf("rls apply: code %d, stdout %s, stderr %s", r.code, r.stdout, r.stderr)
+	}
+	if err := d.ExecOwner(context.Background(), cleanPolicies,
+		"REVOKE INSERT, UPDATE, DELETE ON audit_log FROM "+d.AppRole); err != nil {
+		t.Fatal(err)
 	}
 	return d, env
 }
@@ -335,6 +393,47 @@ func TestAuditClean(t *testing.T) {
 	r = runCLI(t, env, "audit", "--app-role", d.AppRole)
 	if r.code != exitOK || strings.TrimSpace(r.stdout) != "no findings" {
 		t.Errorf("clean schema: code %d, stdout %s, stderr %s", r.code, r.stdout, r.stderr)
+	}
+
+	// Clean indeed: through the helper's policies the app role sees its
+	// tenant's rows only, and the audit-log trigger logs them under the
+	// tenant that wrote them.
+	db, err := sql.Open("pgx-tenant", d.AppDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ctx := context.Background()
+	acme, globex := tenant.NewContext(ctx, "acme"), tenant.NewContext(ctx, "globex")
+	for _, w := range []struct {
+		ctx   context.Context
+		query string
+	}{
+		{acme, "INSERT INTO projects (name) VALUES ('a')"},
+		{globex, "INSERT INTO projects (name) VALUES ('g')"},
+		{acme, "UPDATE projects SET name = 'a2' WHERE tenant_id = 'acme'"},
+	} {
+		if _, err := db.ExecContext(w.ctx, w.query); err != nil {
+			t.Fatalf("%s: %v", w.query, err)
+		}
+	}
+	if _, err := db.ExecContext(acme, "INSERT INTO projects (tenant_id, name) VALUES ('globex', 'x')"); err == nil {
+		t.Error("acme inserted a globex project")
+	}
+	if _, err := db.ExecContext(acme, "INSERT INTO audit_log (tenant_id, table_name, action) VALUES ('acme', 'x', 'x')"); err == nil {
+		t.Error("the app role wrote audit_log itself")
+	}
+	for _, c := range []struct {
+		query string
+		want  string
+	}{
+		{"SELECT string_agg(name, ',') FROM projects", "a2"},
+		{"SELECT string_agg(tenant_id || ' ' || action, ',' ORDER BY id) FROM audit_log", "acme INSERT,acme UPDATE"},
+	} {
+		var got string
+		if err := db.QueryRowContext(acme, c.query).Scan(&got); err != nil || got != c.want {
+			t.Errorf("acme: %s = %q (%v), want %q", c.query, got, err, c.want)
+		}
 	}
 	// The permissive stage's policy (OR tenant_id IS NULL) is still a
 	// tenant policy.
@@ -435,6 +534,9 @@ func TestAuditJSONShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := runCLI(t, []string{"DATABASE_URL=" + d.OwnerDSN}, "audit", "--json", "--app-role", d.AppRole)
+	if r.code != exitFindings {
+		t.Errorf("code %d, stderr %s", r.code, r.stderr)
+	}
 	var raw []map[string]any
 	if err := json.Unmarshal([]byte(r.stdout), &raw); err != nil || len(raw) == 0 {
 		t.Fatalf("%v: %s", err, r.stdout)
@@ -536,6 +638,11 @@ CREATE FUNCTION behind_view_count() RETURNS bigint LANGUAGE plpgsql SECURITY DEF
 	AS $$BEGIN RETURN (SELECT count(*) FROM "Behind View W"); END $$;
 CREATE FUNCTION behind_view_atomic() RETURNS bigint LANGUAGE sql SECURITY DEFINER
 	BEGIN ATOMIC SELECT count(*) FROM behind_view_v; END;
+-- … but a view with its owner's identity behind the security_invoker view
+-- is the view's finding, not the function's.
+CREATE VIEW definer_v AS SELECT * FROM behind_view;
+CREATE VIEW invoker_over_definer WITH (security_invoker = true) AS SELECT * FROM definer_v;
+CREATE FUNCTION via_definer_view() RETURNS bigint LANGUAGE sql SECURITY DEFINER AS 'SELECT count(*) FROM invoker_over_definer';
 
 -- Not a hole: a permissive USING (true) under a RESTRICTIVE tenant policy
 -- TO PUBLIC for every command (the AND wins).
@@ -548,6 +655,12 @@ CREATE TABLE restricted_select (tenant_id text NOT NULL, id int, PRIMARY KEY (te
 ALTER TABLE restricted_select ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY open_all ON restricted_select USING (true);
 CREATE POLICY tenant_isolation ON restricted_select AS RESTRICTIVE FOR SELECT USING (` + policySQL + `);
+-- … and one TO a role binds that role only, not the roles the app role
+-- can SET ROLE to.
+CREATE TABLE restricted_role (tenant_id text NOT NULL, id int, PRIMARY KEY (tenant_id, id));
+ALTER TABLE restricted_role ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+CREATE POLICY open_all ON restricted_role USING (true);
+CREATE POLICY tenant_isolation ON restricted_role AS RESTRICTIVE TO CURRENT_USER USING (` + policySQL + `);
 DROP FUNCTION mk(text, text);
 `
 
@@ -577,6 +690,8 @@ func TestAuditHiddenHoles(t *testing.T) {
 		{"security_definer_function", "public.behind_view", "medium", "public.behind_view_count()"},
 		{"security_definer_function", "public.behind_view", "medium", "public.behind_view_atomic()"},
 		{"policy_not_tenant", "public.restricted_select", "critical", "open_all"},
+		{"policy_not_tenant", "public.restricted_role", "critical", "open_all"},
+		{"view_not_security_invoker", "public.definer_v", "medium", d.OwnerRole},
 	} {
 		if !has(fs, w) {
 			t.Errorf("missing %+v", w)
@@ -584,7 +699,7 @@ func TestAuditHiddenHoles(t *testing.T) {
 	}
 	for _, f := range fs {
 		switch {
-		case f.Table == "public.restricted",
+		case f.Table == "public.restricted", f.Object == "public.via_definer_view()",
 			f.Kind == "unique_without_tenant" && strings.HasPrefix(f.Object, "public.uniques_ok"):
 			t.Errorf("unexpected finding %+v", f)
 		}
@@ -610,9 +725,20 @@ func TestAuditHiddenHoles(t *testing.T) {
 	if err := d.Exec(ctx, `CREATE FUNCTION super_behind_view() RETURNS bigint LANGUAGE sql SECURITY DEFINER AS 'SELECT count(*) FROM behind_view_v'`); err != nil {
 		t.Fatal(err)
 	}
+	// A trigger function is reported only when its owner bypasses RLS: it
+	// can copy every tenant's rows into the writer's.
+	if err := d.Exec(ctx, `CREATE FUNCTION super_copy() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+		AS $$BEGIN INSERT INTO restricted SELECT * FROM behind_view; RETURN NULL; END $$`); err != nil {
+		t.Fatal(err)
+	}
 	fs, _ = auditJSON(t, env, "--app-role", d.AppRole)
-	if !has(fs, want{"security_definer_function", "public.behind_view", "high", "public.super_behind_view()"}) {
-		t.Errorf("superuser-owned function through a view not reported high: %+v", fs)
+	for _, w := range []want{
+		{"security_definer_function", "public.behind_view", "high", "public.super_behind_view()"},
+		{"security_definer_function", "public.behind_view", "high", "public.super_copy()"},
+	} {
+		if !has(fs, w) {
+			t.Errorf("superuser-owned function not reported high: missing %+v in %+v", w, fs)
+		}
 	}
 }
 

@@ -56,10 +56,10 @@ func rlsFlags(fs *flag.FlagSet) func() error {
 		if err := fsDB(fs).validate(); err != nil {
 			return err
 		}
-		if _, err := rls.ParseStage(fsString(fs, "stage")); err != nil {
+		if _, err := rls.ParseStage(flagValue[string](fs, "stage")); err != nil {
 			return fmt.Errorf("--stage: %w", err)
 		}
-		if p := fsString(fs, "policy"); p == "" || strings.ContainsRune(p, 0) {
+		if p := flagValue[string](fs, "policy"); p == "" || strings.ContainsRune(p, 0) {
 			return fmt.Errorf("--policy: not a policy name: %q", p)
 		}
 		return nil
@@ -76,14 +76,14 @@ func runRLS(ctx context.Context, e *env, fs *flag.FlagSet, args []string, apply 
 		return exitError
 	}
 	db := fsDB(fs)
-	stage, _ := rls.ParseStage(fsString(fs, "stage")) // validated
+	stage, _ := rls.ParseStage(flagValue[string](fs, "stage")) // validated
 	opts := rls.Options{
 		Column:  db.column,
 		Setting: db.setting,
 		Stage:   stage,
-		Force:   fsBool(fs, "force"),
-		Policy:  fsString(fs, "policy"),
-		Tables:  commaList(fsString(fs, "table")),
+		Force:   flagValue[bool](fs, "force"),
+		Policy:  flagValue[string](fs, "policy"),
+		Tables:  commaList(flagValue[string](fs, "table")),
 	}
 	conn, err := db.connect(ctx, e)
 	if err != nil {

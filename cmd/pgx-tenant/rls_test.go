@@ -84,6 +84,11 @@ func TestRLSPlanApplyIdempotent(t *testing.T) {
 	if strings.Contains(r.stdout, "countries") || strings.Contains(r.stdout, "FORCE") {
 		t.Errorf("plan covers too much:\n%s", r.stdout)
 	}
+	// A table named twice is planned once.
+	r = mustRun(t, env, "rls", "plan", "--table", "docs,public.docs")
+	if n := strings.Count(r.stdout, "CREATE POLICY"); n != 1 {
+		t.Errorf("--table docs,public.docs: %d CREATE POLICY:\n%s", n, r.stdout)
+	}
 	if enabled, _, pols := tableState(t, d, "docs"); enabled || len(pols) > 0 {
 		t.Fatalf("plan changed the table: enabled %v, policies %v", enabled, pols)
 	}
@@ -142,6 +147,7 @@ func TestRLSOtherPolicies(t *testing.T) {
 	if err := d.ExecOwner(context.Background(),
 		"CREATE POLICY open_read ON docs FOR SELECT USING (true)",
 		"CREATE POLICY tenant_isolation ON docs FOR SELECT USING ("+policySQL+")",
+		"CREATE POLICY not_deleted ON docs AS RESTRICTIVE USING (title <> 'deleted')", // AND-ed: no warning
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -155,11 +161,15 @@ func TestRLSOtherPolicies(t *testing.T) {
 			t.Errorf("plan lacks %q:\n%s", s, r.stdout)
 		}
 	}
+	if strings.Contains(r.stdout, "not_deleted") {
+		t.Errorf("plan warns of a restrictive policy:\n%s", r.stdout)
+	}
 	r = mustRun(t, env, "rls", "apply", "--table", "docs")
-	if !strings.Contains(r.stdout, "policy tenant_isolation replaced") || !strings.Contains(r.stdout, "warning: public.docs: policy open_read") {
+	if !strings.Contains(r.stdout, "policy tenant_isolation replaced") || !strings.Contains(r.stdout, "warning: public.docs: policy open_read") ||
+		strings.Contains(r.stdout, "not_deleted") {
 		t.Errorf("apply:\n%s", r.stdout)
 	}
-	if _, _, pols := tableState(t, d, "docs"); strings.Join(pols, ",") != "open_read,tenant_isolation" {
+	if _, _, pols := tableState(t, d, "docs"); strings.Join(pols, ",") != "not_deleted,open_read,tenant_isolation" {
 		t.Errorf("policies %v: the other policy must stay", pols)
 	}
 }

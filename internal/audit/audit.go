@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"github.com/pgx-tenant/pgx-tenant/internal/rls"
 )
 
 // Options say what to audit. The zero value audits the column tenant_id and
@@ -58,7 +60,7 @@ func Run(ctx context.Context, conn *pgx.Conn, opts Options) ([]Finding, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}
-	a := &auditor{conn: conn, opts: opts}
+	a := &auditor{conn: conn, opts: opts, hasOwner: map[[2]uint32]bool{}}
 	if err := a.load(ctx); err != nil {
 		return nil, err
 	}
@@ -102,6 +104,12 @@ type auditor struct {
 	// invokerViews: the security_invoker views reading tenant-owned
 	// tables (read by checkViews, used by checkFunctions).
 	invokerViews []invokerView
+	// helpers: the SQL functions policies may read the setting through
+	// (read by checkPolicies).
+	helpers map[string]*pg_query.Node
+	// hasOwner caches bypasses' pg_has_role(role, table owner, USAGE) by
+	// the pair of oids: views and functions share a few owners.
+	hasOwner map[[2]uint32]bool
 
 	findings []Finding
 }
@@ -149,17 +157,12 @@ func (a *auditor) load(ctx context.Context) error {
 		return fmt.Errorf("audit: reading the app role: %w", err)
 	}
 	err = a.conn.QueryRow(ctx, `
-		SELECT COALESCE((SELECT r.rolname::text FROM pg_catalog.pg_roles r
-		                 WHERE r.rolcreaterole AND pg_catalog.pg_has_role($1::oid, r.oid, 'MEMBER')
-		                   AND pg_catalog.current_setting('server_version_num')::int < 160000
-		                 ORDER BY r.oid <> $1::oid, 1 LIMIT 1), '')`, a.app.oid).Scan(&a.createRole)
-	if err != nil {
+		SELECT r.rolname::text, pg_catalog.quote_ident(r.rolname) FROM pg_catalog.pg_roles r
+		WHERE r.rolcreaterole AND pg_catalog.pg_has_role($1::oid, r.oid, 'MEMBER')
+		  AND pg_catalog.current_setting('server_version_num')::int < 160000
+		ORDER BY r.oid <> $1::oid, 1 LIMIT 1`, a.app.oid).Scan(&a.createRole, &a.createRoleSQL)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("audit: reading the app role: %w", err)
-	}
-	if a.createRole != "" {
-		if err := a.conn.QueryRow(ctx, `SELECT pg_catalog.quote_ident($1)`, a.createRole).Scan(&a.createRoleSQL); err != nil {
-			return fmt.Errorf("audit: %w", err)
-		}
 	}
 	var schemas []string // nil: every schema
 	if len(a.opts.Schemas) > 0 {
@@ -177,9 +180,9 @@ func (a *auditor) load(ctx context.Context) error {
 		JOIN pg_catalog.pg_roles o ON o.oid = c.relowner
 		JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = $1 AND a.attnum > 0 AND NOT a.attisdropped
 		WHERE c.relkind IN ('r', 'p')
-		  AND `+userSchema("n.nspname")+`
+		  AND `+rls.UserSchema("n.nspname")+`
 		  AND ($2::text[] IS NULL OR n.nspname = ANY($2::text[]))
-		  AND NOT `+extensionMember("pg_class", "c.oid")+`
+		  AND NOT `+rls.ExtensionMember("pg_class", "c.oid")+`
 		ORDER BY 2`, a.opts.Column, schemas, a.app.oid, a.createRole != "")
 	if err != nil {
 		return fmt.Errorf("audit: listing tenant-owned tables: %w", err)
@@ -200,20 +203,6 @@ func (a *auditor) load(ctx context.Context) error {
 		return fmt.Errorf("audit: listing tenant-owned tables: %w", err)
 	}
 	return nil
-}
-
-// userSchema is the SQL condition "the schema named by col is not a system
-// one".
-func userSchema(col string) string {
-	return col + ` NOT IN ('pg_catalog', 'information_schema') AND ` + col + ` NOT LIKE 'pg\_toast%' AND ` +
-		col + ` NOT LIKE 'pg\_temp\_%'`
-}
-
-// extensionMember is the SQL condition "the object belongs to an
-// extension" (it is the extension's to fix, not the schema's).
-func extensionMember(catalog, oid string) string {
-	return `EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.` + catalog +
-		`'::pg_catalog.regclass AND d.objid = ` + oid + ` AND d.deptype = 'e')`
 }
 
 // oids returns the tenant-owned tables' oids and tenant attribute numbers,

@@ -68,7 +68,10 @@
 //	security_definer_function  high      a SECURITY DEFINER function reads a tenant-owned table,
 //	                                     directly or through security_invoker views (which then
 //	                                     run as the function's owner), as an owner who bypasses
-//	                                     RLS on it; medium otherwise
+//	                                     RLS on it; medium otherwise — but a trigger function,
+//	                                     which no caller can call and whose writes RLS checks
+//	                                     against the session's tenant, only when its owner
+//	                                     bypasses RLS
 //	tenant_column_nullable     high      the tenant column is nullable and has NULL rows, or
 //	                                     their count is unknown; medium with no NULL rows now
 //	rls_not_forced             medium    RLS is enabled but not forced: the owner bypasses it,
@@ -147,8 +150,11 @@
 // # Not detected
 //
 //   - Policies whose meaning the parser alone cannot decide: a comparison
-//     with a helper function (tenant_id = current_tenant()), a membership
-//     sub-query, another setting (current_setting('app.other')) or
+//     with a function other than a helper (a SQL function without
+//     arguments whose body is one SELECT of a value without FROM, such as
+//     current_tenant(), which is judged by its body as the planner inlines
+//     it), a membership sub-query, another setting
+//     (current_setting('app.other')) or
 //     ANY(an array built from the setting) is reported low ("check by
 //     hand"), never proven right or wrong; other operators (IS NOT
 //     DISTINCT FROM, <>) are not recognised as scoping (critical). The

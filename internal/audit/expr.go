@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
@@ -34,26 +35,72 @@ type exprReport struct {
 }
 
 // analyzeExpr parses expr (a pg_get_expr text) as "SELECT <expr>" with the
-// PostgreSQL parser and reports how it uses column and the setting.
-func analyzeExpr(expr, column, setting string) (exprReport, error) {
-	tree, err := pg_query.Parse("SELECT " + expr)
+// PostgreSQL parser and reports how it uses column and the setting. Calls
+// of helpers (see sqlHelpers) are replaced by their bodies first.
+func analyzeExpr(expr, column, setting string, helpers map[string]*pg_query.Node) (exprReport, error) {
+	root, err := parseExpr("SELECT " + expr)
 	if err != nil {
-		return exprReport{}, fmt.Errorf("parsing policy expression: %w", err)
+		return exprReport{}, fmt.Errorf("policy expression: %w", err)
 	}
-	stmts := tree.GetStmts()
-	if len(stmts) != 1 {
-		return exprReport{}, fmt.Errorf("policy expression: %d statements", len(stmts))
-	}
-	sel := stmts[0].GetStmt().GetSelectStmt()
-	if sel == nil || len(sel.GetTargetList()) != 1 || len(sel.GetFromClause()) != 0 {
-		return exprReport{}, fmt.Errorf("policy expression: not a single expression: %q", expr)
-	}
-	root := sel.GetTargetList()[0].GetResTarget().GetVal()
+	inline(root, helpers, maxInlineDepth)
 	a := exprAnalyzer{column: column, setting: setting}
 	var r exprReport
 	r.Scoped, r.AllowsNull, r.Opaque = a.scoped(root)
 	a.reads(root, false, false, &r)
 	return r, nil
+}
+
+// parseExpr parses sel, a SELECT of one value without FROM or WHERE, and
+// returns the value.
+func parseExpr(sel string) (*pg_query.Node, error) {
+	tree, err := pg_query.Parse(sel)
+	if err != nil {
+		return nil, err
+	}
+	stmts := tree.GetStmts()
+	if len(stmts) != 1 {
+		return nil, fmt.Errorf("%d statements", len(stmts))
+	}
+	s := stmts[0].GetStmt().GetSelectStmt()
+	if s == nil || len(s.GetTargetList()) != 1 || len(s.GetFromClause()) != 0 || s.GetWhereClause() != nil ||
+		s.GetOp() != pg_query.SetOperation_SETOP_NONE || s.GetWithClause() != nil || len(s.GetGroupClause()) != 0 ||
+		s.GetHavingClause() != nil || s.GetLimitCount() != nil || s.GetLimitOffset() != nil {
+		return nil, fmt.Errorf("not a single expression: %q", sel)
+	}
+	return s.GetTargetList()[0].GetResTarget().GetVal(), nil
+}
+
+// maxInlineDepth bounds helpers calling helpers (a helper calling itself
+// stays a call, which is opaque).
+const maxInlineDepth = 8
+
+// inline replaces, in place, every call without arguments of a helper by
+// a copy of the helper's body, as the planner inlines a SQL function: a
+// helper is then judged by what it returns (tenant_id = current_tenant()
+// reads the setting once per row; (SELECT current_tenant()) once per
+// statement).
+func inline(n *pg_query.Node, helpers map[string]*pg_query.Node, depth int) {
+	if n == nil || len(helpers) == 0 || depth == 0 {
+		return
+	}
+	if f := n.GetFuncCall(); f != nil && len(f.GetArgs()) == 0 && !f.GetAggStar() && f.GetOver() == nil {
+		if body, ok := helpers[qualifiedName(f.GetFuncname())]; ok {
+			n.Node = proto.Clone(body).(*pg_query.Node).Node
+			inline(n, helpers, depth-1)
+			return
+		}
+	}
+	eachChild(n.ProtoReflect(), func(c *pg_query.Node) { inline(c, helpers, depth) })
+}
+
+// qualifiedName joins a parsed name's parts with dots, as sqlHelpers keys
+// them.
+func qualifiedName(names []*pg_query.Node) string {
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = n.GetString_().GetSval()
+	}
+	return strings.Join(parts, ".")
 }
 
 type exprAnalyzer struct{ column, setting string }

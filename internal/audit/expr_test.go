@@ -1,6 +1,10 @@
 package audit
 
-import "testing"
+import (
+	"testing"
+
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+)
 
 // The expressions are written as pg_get_expr prints them, which is what
 // the audit reads.
@@ -77,7 +81,7 @@ func TestAnalyzeExpr(t *testing.T) {
 			exprReport{Scoped: true, Reads: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := analyzeExpr(tc.expr, "tenant_id", "app.tenant_id")
+			got, err := analyzeExpr(tc.expr, "tenant_id", "app.tenant_id", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,9 +92,57 @@ func TestAnalyzeExpr(t *testing.T) {
 	}
 }
 
+// TestAnalyzeExprHelpers: a call of a helper is judged by the helper's
+// body, as the planner inlines it; anything else stays opaque.
+func TestAnalyzeExprHelpers(t *testing.T) {
+	helpers := map[string]*pg_query.Node{}
+	for name, body := range map[string]string{
+		"current_tenant":        `SELECT NULLIF(current_setting('app.tenant_id', true), '')`,
+		"public.current_tenant": `SELECT NULLIF(current_setting('app.tenant_id', true), '')`,
+		"tenant_uuid":           `SELECT (SELECT current_tenant())::uuid`,
+		"raw_tenant":            `SELECT current_setting('app.tenant_id')`,
+		"fallback":              `SELECT COALESCE(NULLIF(current_setting('app.tenant_id', true), ''), 'acme')`,
+		"loop":                  `SELECT loop()`,
+	} {
+		n, err := parseExpr(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		helpers[name] = n
+	}
+	for _, tc := range []struct {
+		name string
+		expr string
+		want exprReport
+	}{
+		{"sub-select of a helper", `(tenant_id = ( SELECT current_tenant() AS current_tenant))`, exprReport{Scoped: true, Reads: true}},
+		{"qualified", `(tenant_id = ( SELECT public.current_tenant() AS current_tenant))`, exprReport{Scoped: true, Reads: true}},
+		{"per row", `(tenant_id = current_tenant())`, exprReport{Scoped: true, Reads: true, PerRow: true}},
+		{"helper of a helper", `(tenant_id = tenant_uuid())`, exprReport{Scoped: true, Reads: true}},
+		{"no nullif inside", `(tenant_id = ( SELECT raw_tenant() AS raw_tenant))`, exprReport{Scoped: true, Reads: true, NoNullif: true}},
+		{"fallback inside", `(tenant_id = ( SELECT fallback() AS fallback))`, exprReport{Reads: true}},
+		{"other schema", `(tenant_id = ( SELECT other.current_tenant() AS current_tenant))`, exprReport{Opaque: true}},
+		{"with arguments", `(tenant_id = current_tenant(tenant_id))`, exprReport{Opaque: true}},
+		{"recursive", `(tenant_id = loop())`, exprReport{Opaque: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := analyzeExpr(tc.expr, "tenant_id", "app.tenant_id", helpers)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("analyzeExpr(%s)\n got %+v\nwant %+v", tc.expr, got, tc.want)
+			}
+		})
+	}
+	if _, err := parseExpr(`SELECT NULLIF(current_setting('app.tenant_id', true), '') WHERE false`); err == nil {
+		t.Error("a body with WHERE taken as a helper")
+	}
+}
+
 func TestAnalyzeExprError(t *testing.T) {
 	for _, expr := range []string{`(`, `1; DROP TABLE x`, `1, 2`} {
-		if _, err := analyzeExpr(expr, "tenant_id", "app.tenant_id"); err == nil {
+		if _, err := analyzeExpr(expr, "tenant_id", "app.tenant_id", nil); err == nil {
 			t.Errorf("analyzeExpr(%q): no error", expr)
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"github.com/pgx-tenant/pgx-tenant/internal/rls"
 )
 
 // checkUniques: unique_without_tenant.
@@ -130,9 +130,9 @@ func (a *auditor) checkForeignKeys(ctx context.Context) error {
 		             JOIN pg_catalog.pg_attribute at ON at.attrelid = con.conrelid AND at.attnum = u.k ORDER BY u.ord),
 		       ARRAY(SELECT pg_catalog.quote_ident(at.attname) FROM unnest(con.confkey) WITH ORDINALITY AS u(k, ord)
 		             JOIN pg_catalog.pg_attribute at ON at.attrelid = con.confrelid AND at.attnum = u.k ORDER BY u.ord),
-		       cc.relkind IN ('r', 'p') AND `+userSchema("cn.nspname")+`
+		       cc.relkind IN ('r', 'p') AND `+rls.UserSchema("cn.nspname")+`
 		         AND ($2::text[] IS NULL OR cn.nspname = ANY($2::text[]))
-		         AND NOT `+extensionMember("pg_class", "cc.oid")+`
+		         AND NOT `+rls.ExtensionMember("pg_class", "cc.oid")+`
 		         AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute at
 		                         WHERE at.attrelid = cc.oid AND at.attname = $3 AND at.attnum > 0 AND NOT at.attisdropped)
 		FROM pg_catalog.pg_constraint con
@@ -198,15 +198,8 @@ func (a *auditor) checkForeignKeys(ctx context.Context) error {
 // isColumnExpr: expr (an index key expression) is the tenant column,
 // possibly cast.
 func (a *auditor) isColumnExpr(expr string) bool {
-	tree, err := pg_query.Parse("SELECT " + expr)
-	if err != nil || len(tree.GetStmts()) != 1 {
-		return false
-	}
-	sel := tree.GetStmts()[0].GetStmt().GetSelectStmt()
-	if sel == nil || len(sel.GetTargetList()) != 1 {
-		return false
-	}
-	return exprAnalyzer{column: a.opts.Column}.isColumn(sel.GetTargetList()[0].GetResTarget().GetVal())
+	n, err := parseExpr("SELECT " + expr)
+	return err == nil && exprAnalyzer{column: a.opts.Column}.isColumn(n)
 }
 
 // withTenant puts the tenant column first in cols, unless it is there.

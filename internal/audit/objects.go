@@ -8,6 +8,7 @@ import (
 	"unicode"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pgx-tenant/pgx-tenant/internal/rls"
 )
 
 // checkViews: view_not_security_invoker, for views and materialized views
@@ -25,8 +26,8 @@ func (a *auditor) checkViews(ctx context.Context) error {
 		FROM pg_catalog.pg_class c
 		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 		JOIN pg_catalog.pg_roles o ON o.oid = c.relowner
-		WHERE c.relkind IN ('v', 'm') AND `+userSchema("n.nspname")+`
-		  AND NOT `+extensionMember("pg_class", "c.oid")+`
+		WHERE c.relkind IN ('v', 'm') AND `+rls.UserSchema("n.nspname")+`
+		  AND NOT `+rls.ExtensionMember("pg_class", "c.oid")+`
 		ORDER BY 2`)
 	if err != nil {
 		return fmt.Errorf("audit: reading views: %w", err)
@@ -69,28 +70,11 @@ func (a *auditor) checkViews(ctx context.Context) error {
 		if !v.mat && isTrue(v.invoker) {
 			continue
 		}
-		// Depth-first through the views it reads.
-		var tables []*table
-		var through []string
-		seen := map[uint32]bool{v.oid: true}
-		var walk func(uint32)
-		walk = func(oid uint32) {
-			for _, r := range reads[oid] {
-				if seen[r] {
-					continue
-				}
-				seen[r] = true
-				if t, ok := a.byOID[r]; ok {
-					tables = append(tables, t)
-					continue
-				}
-				if n, ok := names[r]; ok {
-					through = append(through, n)
-					walk(r)
-				}
-			}
+		tables, via := reach(v.oid, reads, a.byOID, func(oid uint32) bool { _, ok := names[oid]; return ok })
+		through := make([]string, len(via))
+		for i, oid := range via {
+			through[i] = names[oid]
 		}
-		walk(v.oid)
 		if len(tables) == 0 {
 			continue
 		}
@@ -165,28 +149,38 @@ func invokerViews(vs []view, reads map[uint32][]uint32, byOID map[uint32]*table)
 		if !invoker[v.oid] {
 			continue
 		}
+		// A view with its own owner's identity is reported by itself.
 		iv := invokerView{view: v}
-		seen := map[uint32]bool{v.oid: true}
-		var walk func(uint32)
-		walk = func(oid uint32) {
-			for _, r := range reads[oid] {
-				if seen[r] {
-					continue
-				}
-				seen[r] = true
-				if t, ok := byOID[r]; ok {
-					iv.tables = append(iv.tables, t)
-				} else if invoker[r] {
-					walk(r) // a view with its own owner's identity is reported by itself
-				}
-			}
-		}
-		walk(v.oid)
+		iv.tables, _ = reach(v.oid, reads, byOID, func(oid uint32) bool { return invoker[oid] })
 		if len(iv.tables) > 0 {
 			out = append(out, iv)
 		}
 	}
 	return out
+}
+
+// reach walks, depth-first, the relations the view from reads, and those
+// they read through the views follow accepts: the tenant-owned tables it
+// reaches, and the views it went through.
+func reach(from uint32, reads map[uint32][]uint32, byOID map[uint32]*table, follow func(uint32) bool) (tables []*table, through []uint32) {
+	seen := map[uint32]bool{from: true}
+	var walk func(uint32)
+	walk = func(oid uint32) {
+		for _, r := range reads[oid] {
+			if seen[r] {
+				continue
+			}
+			seen[r] = true
+			if t, ok := byOID[r]; ok {
+				tables = append(tables, t)
+			} else if follow(r) {
+				through = append(through, r)
+				walk(r)
+			}
+		}
+	}
+	walk(from)
+	return tables, through
 }
 
 // isTrue parses a boolean reloption as PostgreSQL does (parse_bool).
@@ -210,9 +204,13 @@ func (a *auditor) bypasses(ctx context.Context, r role, t *table) (string, error
 	case t.forced:
 		return "", nil
 	}
-	var owner bool
-	if err := a.conn.QueryRow(ctx, `SELECT pg_catalog.pg_has_role($1::oid, $2::oid, 'USAGE')`, r.oid, t.owner.oid).Scan(&owner); err != nil {
-		return "", fmt.Errorf("audit: checking role %s: %w", r.name, err)
+	key := [2]uint32{r.oid, t.owner.oid}
+	owner, ok := a.hasOwner[key]
+	if !ok {
+		if err := a.conn.QueryRow(ctx, `SELECT pg_catalog.pg_has_role($1::oid, $2::oid, 'USAGE')`, r.oid, t.owner.oid).Scan(&owner); err != nil {
+			return "", fmt.Errorf("audit: checking role %s: %w", r.name, err)
+		}
+		a.hasOwner[key] = owner
 	}
 	if owner {
 		return r.name + " owns it and it is not forced", nil
@@ -233,6 +231,7 @@ func (a *auditor) checkFunctions(ctx context.Context) error {
 		       pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(p.proname) ||
 		         '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')',
 		       o.oid, o.rolname::text, o.rolsuper, o.rolbypassrls, COALESCE(p.prosrc, ''),
+		       p.prorettype = 'pg_catalog.trigger'::pg_catalog.regtype,
 		       ARRAY(SELECT d.refobjid FROM pg_catalog.pg_depend d
 		             WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid
 		               AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass)
@@ -241,8 +240,8 @@ func (a *auditor) checkFunctions(ctx context.Context) error {
 		JOIN pg_catalog.pg_roles o ON o.oid = p.proowner
 		JOIN pg_catalog.pg_language l ON l.oid = p.prolang
 		WHERE p.prosecdef AND l.lanname NOT IN ('internal', 'c')
-		  AND `+userSchema("n.nspname")+`
-		  AND NOT `+extensionMember("pg_proc", "p.oid")+`
+		  AND `+rls.UserSchema("n.nspname")+`
+		  AND NOT `+rls.ExtensionMember("pg_proc", "p.oid")+`
 		ORDER BY 2`)
 	if err != nil {
 		return fmt.Errorf("audit: reading SECURITY DEFINER functions: %w", err)
@@ -252,10 +251,14 @@ func (a *auditor) checkFunctions(ctx context.Context) error {
 		name  string
 		owner role
 		src   string
-		deps  []uint32
+		// trigger: a trigger function, which no caller can call: it
+		// returns nothing to the app, and what it writes as an owner RLS
+		// applies to is checked against the session's tenant.
+		trigger bool
+		deps    []uint32
 	}
 	fns, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (f function, err error) {
-		err = r.Scan(&f.oid, &f.name, &f.owner.oid, &f.owner.name, &f.owner.super, &f.owner.bypassRLS, &f.src, &f.deps)
+		err = r.Scan(&f.oid, &f.name, &f.owner.oid, &f.owner.name, &f.owner.super, &f.owner.bypassRLS, &f.src, &f.trigger, &f.deps)
 		return f, err
 	})
 	if err != nil {
@@ -297,6 +300,9 @@ func (a *auditor) checkFunctions(ctx context.Context) error {
 			b, err := a.bypasses(ctx, fn.owner, t)
 			if err != nil {
 				return err
+			}
+			if fn.trigger && b == "" {
+				continue
 			}
 			f := Finding{Kind: SecurityDefinerFunction, Severity: Medium, Table: t.name, Object: fn.name,
 				Fix: fmt.Sprintf("ALTER FUNCTION %s SECURITY INVOKER;\n-- or filter by the tenant setting inside it", fn.name)}

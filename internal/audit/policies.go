@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"github.com/pgx-tenant/pgx-tenant/internal/rls"
 )
 
@@ -25,6 +26,9 @@ var cmdNames = map[string]string{"r": "SELECT", "a": "INSERT", "w": "UPDATE", "d
 // checkPolicies: policy_missing, policy_not_tenant, policy_no_with_check,
 // policy_no_nullif, policy_setting_per_row.
 func (a *auditor) checkPolicies(ctx context.Context) error {
+	if err := a.loadHelpers(ctx); err != nil {
+		return err
+	}
 	oids, _ := a.oids()
 	rows, err := a.conn.Query(ctx, `
 		SELECT p.polrelid, p.polname::text, pg_catalog.quote_ident(p.polname), p.polcmd::text, p.polpermissive,
@@ -58,6 +62,47 @@ func (a *auditor) checkPolicies(ctx context.Context) error {
 		for _, p := range tps {
 			a.checkPolicy(t, p, closed)
 		}
+	}
+	return nil
+}
+
+// loadHelpers reads the helpers policies may call instead of reading the
+// setting themselves (tenant_id = (SELECT current_tenant())): SQL functions
+// without arguments whose body is one SELECT of a value without FROM, keyed
+// as pg_get_expr names them — schema.name, and the bare name when the
+// search_path finds it. A helper that sets the tenant setting itself (SET
+// app.tenant_id = …) is not one; a body the audit cannot read (BEGIN
+// ATOMIC, RETURN, a query) leaves its calls opaque.
+func (a *auditor) loadHelpers(ctx context.Context) error {
+	rows, err := a.conn.Query(ctx, `
+		SELECT n.nspname::text, p.proname::text, pg_catalog.pg_function_is_visible(p.oid), p.prosrc
+		FROM pg_catalog.pg_proc p
+		JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+		JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+		WHERE l.lanname = 'sql' AND p.pronargs = 0 AND p.prokind = 'f' AND NOT p.proretset
+		  AND COALESCE(p.prosrc, '') <> ''
+		  AND `+rls.UserSchema("n.nspname")+`
+		  AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) AS c(s)
+		                  WHERE lower(split_part(c.s, '=', 1)) = lower($1))`, a.opts.Setting)
+	if err != nil {
+		return fmt.Errorf("audit: reading helper functions: %w", err)
+	}
+	var schema, name, src string
+	var visible bool
+	a.helpers = map[string]*pg_query.Node{}
+	_, err = pgx.ForEachRow(rows, []any{&schema, &name, &visible, &src}, func() error {
+		body, err := parseExpr(src)
+		if err != nil {
+			return nil // not a helper
+		}
+		a.helpers[schema+"."+name] = body
+		if visible {
+			a.helpers[name] = body
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("audit: reading helper functions: %w", err)
 	}
 	return nil
 }
@@ -170,7 +215,7 @@ func (a *auditor) exprs(p policy) (using, check *exprReport, err error) {
 		if e.text == nil {
 			continue
 		}
-		r, err := analyzeExpr(*e.text, a.opts.Column, a.opts.Setting)
+		r, err := analyzeExpr(*e.text, a.opts.Column, a.opts.Setting, a.helpers)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -53,6 +53,9 @@ func TestApplyExistingPolicies(t *testing.T) {
 		`CREATE POLICY tenant_isolation ON "Billing"."Invoices" FOR SELECT TO `+d.AppRole+` USING (true)`,
 		`CREATE POLICY tenant_isolation ON sel TO `+d.AppRole+` USING (true)`,
 		`CREATE POLICY tenant_isolation ON restr AS RESTRICTIVE USING (true)`,
+		`INSERT INTO "Billing"."Invoices" VALUES (1, 1), (2, 2)`,
+		`GRANT USAGE ON SCHEMA "Billing" TO `+d.AppRole,
+		`GRANT SELECT ON "Billing"."Invoices" TO `+d.AppRole,
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -84,6 +87,22 @@ func TestApplyExistingPolicies(t *testing.T) {
 	p, err = rls.Apply(ctx, owner, opts)
 	if err != nil || p.Changed() {
 		t.Errorf("second apply: changed %v, %v", p != nil && p.Changed(), err)
+	}
+	// What the app role sees through the replaced policy (bigint column:
+	// the setting is cast, and an unset one matches nothing).
+	app := connect(t, d.AppDSN)
+	for _, tc := range []struct {
+		tenant string
+		want   string
+	}{{"1", "1"}, {"2", "2"}, {"", ""}} {
+		var got string
+		_, err := app.Exec(ctx, `SELECT pg_catalog.set_config('app.tenant_id', $1, false)`, tc.tenant)
+		if err == nil {
+			err = app.QueryRow(ctx, `SELECT COALESCE(string_agg(id::text, ','), '') FROM "Billing"."Invoices"`).Scan(&got)
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("tenant %q sees ids %q (%v), want %q", tc.tenant, got, err, tc.want)
+		}
 	}
 	// permissive and back: an ALTER each way, then nothing.
 	for _, stage := range []rls.Stage{rls.Permissive, rls.Strict} {

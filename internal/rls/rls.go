@@ -160,21 +160,19 @@ func (p *Changes) Warnings() []string {
 // the existing policy's. It must run as the tables' owner (see
 // ErrNotOwner).
 func Plan(ctx context.Context, conn *pgx.Conn, opts Options) (*Changes, error) {
-	if err := opts.defaults(); err != nil {
-		return nil, err
-	}
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("rls: %w", err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	return plan(ctx, tx, opts)
+	return run(ctx, conn, opts, false)
 }
 
 // Apply makes the changes Plan computes, in one transaction: either every
 // table is changed or, on an error, none. The returned plan says what was
 // changed; Changed is false when there was nothing to do.
 func Apply(ctx context.Context, conn *pgx.Conn, opts Options) (*Changes, error) {
+	return run(ctx, conn, opts, true)
+}
+
+// run plans in a transaction, and with apply runs the plan's statements
+// and commits it.
+func run(ctx context.Context, conn *pgx.Conn, opts Options, apply bool) (*Changes, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}
@@ -183,14 +181,14 @@ func Apply(ctx context.Context, conn *pgx.Conn, opts Options) (*Changes, error) 
 		return nil, fmt.Errorf("rls: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	p, err := plan(ctx, tx, opts)
-	if err != nil {
-		return nil, err
+	p, me, err := plan(ctx, tx, opts)
+	if err != nil || !apply {
+		return p, err
 	}
 	for _, t := range p.Tables {
 		for _, s := range t.SQL {
 			if _, err := tx.Exec(ctx, s); err != nil {
-				return nil, tableError(t.Name, err)
+				return nil, tableError(t.Name, me, err)
 			}
 		}
 	}
@@ -200,10 +198,12 @@ func Apply(ctx context.Context, conn *pgx.Conn, opts Options) (*Changes, error) 
 	return p, nil
 }
 
-func tableError(table string, err error) error {
+// tableError is err on table; a permission error (SQLSTATE 42501) of the
+// connected role me wraps ErrNotOwner.
+func tableError(table, me string, err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "42501" {
-		return fmt.Errorf("rls: %s: %w: %s", table, ErrNotOwner, pgErr.Message)
+		return fmt.Errorf("rls: %s: %w: %s (connected as %s)", table, ErrNotOwner, pgErr.Message, me)
 	}
 	return fmt.Errorf("rls: %s: %w (nothing was changed)", table, err)
 }
@@ -228,35 +228,32 @@ type existing struct {
 
 const probeName = "pgx_tenant_policy_probe"
 
-func plan(ctx context.Context, tx pgx.Tx, opts Options) (*Changes, error) {
+// plan computes the changes in tx; me is the connected role.
+func plan(ctx context.Context, tx pgx.Tx, opts Options) (p *Changes, me string, err error) {
 	if opts.LockTimeout != "" && !strings.HasPrefix(opts.LockTimeout, "-") {
 		if _, err := tx.Exec(ctx, "SELECT pg_catalog.set_config('lock_timeout', $1, true)", opts.LockTimeout); err != nil {
-			return nil, fmt.Errorf("rls: lock timeout: %w", err)
+			return nil, "", fmt.Errorf("rls: lock timeout: %w", err)
 		}
 	}
-	var colSQL, policySQL, me string
-	err := tx.QueryRow(ctx, `SELECT pg_catalog.quote_ident($1), pg_catalog.quote_ident($2), current_user::text`, opts.Column, opts.Policy).
+	var colSQL, policySQL string
+	err = tx.QueryRow(ctx, `SELECT pg_catalog.quote_ident($1), pg_catalog.quote_ident($2), current_user::text`, opts.Column, opts.Policy).
 		Scan(&colSQL, &policySQL, &me)
 	if err != nil {
-		return nil, fmt.Errorf("rls: %w", err)
+		return nil, "", fmt.Errorf("rls: %w", err)
 	}
 	targets, err := resolve(ctx, tx, opts)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	p := &Changes{Options: opts}
+	p = &Changes{Options: opts}
 	for _, tg := range targets {
 		t, err := planTable(ctx, tx, opts, tg, colSQL, policySQL)
 		if err != nil {
-			var pgErr *pgconn.PgError
-			if errors.As(err, &pgErr) && pgErr.Code == "42501" {
-				return nil, fmt.Errorf("rls: %s: %w: %s (connected as %s)", tg.name, ErrNotOwner, pgErr.Message, me)
-			}
-			return nil, fmt.Errorf("rls: %s: %w (nothing was changed)", tg.name, err)
+			return nil, "", tableError(tg.name, me, err)
 		}
 		p.Tables = append(p.Tables, t)
 	}
-	return p, nil
+	return p, me, nil
 }
 
 // resolve finds the tables: opts.Tables, or every table with the column.
@@ -272,10 +269,8 @@ func resolve(ctx context.Context, tx pgx.Tx, opts Options) ([]target, error) {
 	}
 	if len(opts.Tables) == 0 {
 		rows, err := tx.Query(ctx, cols+`
-		WHERE c.relkind IN ('r', 'p')
-		  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
-		  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
-		                  AND d.objid = c.oid AND d.deptype = 'e')
+		WHERE c.relkind IN ('r', 'p') AND `+UserSchema("n.nspname")+`
+		  AND NOT `+ExtensionMember("pg_class", "c.oid")+`
 		ORDER BY 2`, opts.Column)
 		if err != nil {
 			return nil, fmt.Errorf("rls: listing tables: %w", err)
