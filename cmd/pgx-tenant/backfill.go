@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/pgx-tenant/pgx-tenant/internal/backfill"
 )
 
@@ -64,12 +65,12 @@ func backfillFlags(fs *flag.FlagSet, apply bool) *backfillOpts {
 func backfillOptsOf(fs *flag.FlagSet) *backfillOpts {
 	get := func(name string) any { return fs.Lookup(name).Value.(flag.Getter).Get() }
 	o := &backfillOpts{
-		db:     dbFlags{dsn: get("dsn").(string), column: get("tenant-column").(string), noSetting: true},
+		db:     *fsDB(fs),
 		tables: get("table").(backfillTables),
 		batch:  get("batch-size").(int),
 	}
 	if fs.Lookup("apply-constraints") != nil {
-		o.apply, o.constraints, o.lockTimeout = true, get("apply-constraints").(bool), get("lock-timeout").(time.Duration)
+		o.apply, o.constraints, o.lockTimeout = true, fsBool(fs, "apply-constraints"), get("lock-timeout").(time.Duration)
 	}
 	return o
 }
@@ -80,11 +81,7 @@ type backfillTables []string
 func (l *backfillTables) String() string { return strings.Join(*l, ",") }
 func (l *backfillTables) Get() any       { return *l }
 func (l *backfillTables) Set(s string) error {
-	for _, t := range strings.Split(s, ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			*l = append(*l, t)
-		}
-	}
+	*l = append(*l, commaList(s)...)
 	return nil
 }
 
@@ -105,21 +102,22 @@ func (o *backfillOpts) options() backfill.Options {
 	return backfill.Options{Column: o.db.column, Tables: o.tables, BatchSize: o.batch, LockTimeout: o.lockTimeout, ApplyConstraints: o.constraints}
 }
 
-// backfillPlan connects and plans; it reports an error and returns nil.
-func backfillPlan(ctx context.Context, e *env, o *backfillOpts) (*backfill.Plan, func()) {
+// backfillPlan connects and plans; on an error it reports it, closes the
+// connection and returns nil. The caller closes conn.
+func backfillPlan(ctx context.Context, e *env, fs *flag.FlagSet) (*pgx.Conn, *backfill.Plan) {
+	o := backfillOptsOf(fs)
 	conn, err := o.db.connect(ctx, e)
 	if err != nil {
 		e.errorf("%v", err)
 		return nil, nil
 	}
-	closeConn := func() { conn.Close(context.Background()) }
 	p, err := backfill.NewPlan(ctx, conn, o.options())
 	if err != nil {
 		e.errorf("%v", err)
-		closeConn()
+		conn.Close(context.Background())
 		return nil, nil
 	}
-	return p, closeConn
+	return conn, p
 }
 
 func runBackfillPlan(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
@@ -127,12 +125,11 @@ func runBackfillPlan(ctx context.Context, e *env, fs *flag.FlagSet, args []strin
 		e.errorf("backfill plan: unexpected arguments %q", args)
 		return exitError
 	}
-	o := backfillOptsOf(fs)
-	p, done := backfillPlan(ctx, e, o)
+	conn, p := backfillPlan(ctx, e, fs)
 	if p == nil {
 		return exitError
 	}
-	defer done()
+	defer conn.Close(context.Background())
 	backfillWritePlan(e.stdout, p)
 	for _, t := range p.Tables {
 		if len(t.Unresolved) > 0 {
@@ -192,6 +189,7 @@ func backfillWritePlan(w io.Writer, p *backfill.Plan) {
 			fmt.Fprintln(w)
 		}
 		fill += t.Resolvable
+		unresolved += t.NullRows - t.Resolvable
 		backfillWriteSources(w, t)
 		for _, s := range t.Sources {
 			if stop == "" && t.NullRows > 0 && len(s.Parent.Conflicts) > 0 {
@@ -204,9 +202,6 @@ func backfillWritePlan(w io.Writer, p *backfill.Plan) {
 				stop = t.String()
 			}
 			backfillWriteUnresolved(w, t.Unresolved)
-			for _, u := range t.Unresolved {
-				unresolved += u.Rows
-			}
 		}
 		if t.NullRows > 0 && t.Batch != "" {
 			fmt.Fprintf(w, "   each batch (at most %d rows; $1 = batch size, then the last key of the previous batch):\n", p.Options.BatchSize)
@@ -301,18 +296,11 @@ func runBackfillApply(ctx context.Context, e *env, fs *flag.FlagSet, args []stri
 		e.errorf("backfill apply: unexpected arguments %q", args)
 		return exitError
 	}
-	o := backfillOptsOf(fs)
-	conn, err := o.db.connect(ctx, e)
-	if err != nil {
-		e.errorf("%v", err)
+	conn, p := backfillPlan(ctx, e, fs)
+	if p == nil {
 		return exitError
 	}
 	defer conn.Close(context.Background())
-	p, err := backfill.NewPlan(ctx, conn, o.options())
-	if err != nil {
-		e.errorf("%v", err)
-		return exitError
-	}
 	res, err := backfill.Apply(ctx, conn, p, backfillProgress(e))
 	if res != nil {
 		for _, tr := range res.Tables {

@@ -11,13 +11,25 @@ import (
 	"github.com/pgx-tenant/pgx-tenant/internal/pgtest"
 )
 
-func backfillWant(t *testing.T, what, got string, wants ...string) {
-	t.Helper()
+func backfillWant(tb testing.TB, what, got string, wants ...string) {
+	tb.Helper()
 	for _, w := range wants {
 		if !strings.Contains(got, w) {
-			t.Errorf("%s lacks %q:\n%s", what, w, got)
+			tb.Errorf("%s lacks %q:\n%s", what, w, got)
 		}
 	}
+}
+
+// backfillRun runs pgx-tenant backfill with args, failing tb unless it
+// exits with wantCode.
+func backfillRun(tb testing.TB, wantCode int, args ...string) result {
+	tb.Helper()
+	r := runCLI(tb, nil, append([]string{"backfill"}, args...)...)
+	tb.Logf("backfill %s:\n%s", args[0], r.stdout)
+	if r.code != wantCode {
+		tb.Fatalf("backfill %s: code %d, want %d; stderr:\n%s", strings.Join(args, " "), r.code, wantCode, r.stderr)
+	}
+	return r
 }
 
 // TestBackfillCLI: plan prints the order, counts, sources, statements and
@@ -27,11 +39,7 @@ func TestBackfillCLI(t *testing.T) {
 	d := pgtest.NewDatabase(t)
 	backfilltest.Seed(t, d, 2000)
 
-	r := runCLI(t, nil, "backfill", "plan", "--dsn", d.OwnerDSN, "--batch-size", "500")
-	t.Logf("backfill plan:\n%s", r.stdout)
-	if r.code != exitOK {
-		t.Fatalf("plan: code %d, stderr %s", r.code, r.stderr)
-	}
+	r := backfillRun(t, exitOK, "plan", "--dsn", d.OwnerDSN, "--batch-size", "500")
 	backfillWant(t, "plan", r.stdout,
 		"Backfill plan for tenant_id: 10 tenant-owned tables, parents first:",
 		"1. idempotency_keys: no NULL tenant_id",
@@ -67,10 +75,7 @@ func TestBackfillCLI(t *testing.T) {
 	if strings.Contains(r.stderr, "\r") {
 		t.Errorf("progress drawn with carriage returns on a non-terminal:\n%q", r.stderr)
 	}
-	conn := backfilltest.Conn(t, d.AdminDSN)
-	if bad, nullable := backfilltest.Mismatches(t, conn); len(bad) > 0 || len(nullable) > 0 {
-		t.Errorf("after apply: mismatches %v, nullable %v", bad, nullable)
-	}
+	backfilltest.WantState(t, backfilltest.Conn(t, d.AdminDSN), nil)
 
 	r = runCLI(t, nil, "backfill", "apply", "--dsn", d.OwnerDSN, "--apply-constraints")
 	if r.code != exitOK || strings.Contains(r.stdout, "filled") || !strings.Contains(r.stdout, "applied 29 index and foreign-key migrations") {
@@ -92,14 +97,8 @@ func TestBackfillCLI(t *testing.T) {
 func TestBackfillCLIStops(t *testing.T) {
 	d := pgtest.NewDatabase(t)
 	backfilltest.Seed(t, d, 100)
-	ctx := context.Background()
-	if err := d.ExecOwner(ctx, `UPDATE work_orders SET booking_id = NULL WHERE id IN (5, 9)`); err != nil {
-		t.Fatal(err)
-	}
-	r := runCLI(t, nil, "backfill", "plan", "--dsn", d.OwnerDSN)
-	if r.code != exitFindings {
-		t.Errorf("plan: code %d, want %d\n%s", r.code, exitFindings, r.stderr)
-	}
+	backfilltest.Exec(t, d, `UPDATE work_orders SET booking_id = NULL WHERE id IN (5, 9)`)
+	r := backfillRun(t, exitFindings, "plan", "--dsn", d.OwnerDSN)
 	backfillWant(t, "plan", r.stdout,
 		"7. work_orders: 500 NULL, 498 resolvable, 2 unresolved",
 		"2 rows: its foreign key columns are NULL (keys: 5, 9)",
@@ -107,11 +106,7 @@ func TestBackfillCLIStops(t *testing.T) {
 		"2 rows: the row it references has no tenant, and none can be derived for it (keys: 5, 9)",
 		"apply would stop at work_orders.",
 	)
-	r = runCLI(t, nil, "backfill", "apply", "--dsn", d.OwnerDSN)
-	t.Logf("backfill apply:\n%s", r.stdout)
-	if r.code != exitFindings {
-		t.Errorf("apply: code %d, want %d\n%s", r.code, exitFindings, r.stderr)
-	}
+	r = backfillRun(t, exitFindings, "apply", "--dsn", d.OwnerDSN)
 	backfillWant(t, "apply", r.stdout,
 		"bookings: filled 1000 of 1000 NULL in",
 		"work_orders: filled 498 of 500 NULL\n",
@@ -122,6 +117,10 @@ func TestBackfillCLIStops(t *testing.T) {
 	if strings.Contains(r.stdout, "expenses: filled") {
 		t.Errorf("apply went past the stop:\n%s", r.stdout)
 	}
+	backfilltest.WantState(t, backfilltest.Conn(t, d.AdminDSN), map[string]int64{
+		"work_orders.booking_id": 2, "invoices.work_order_id": 400, "invoices.booking_id": 400,
+		"expenses.work_order_id": 300, "attachments.invoice_id": 200, "attachments.expense_id": 200,
+	}, "attachments", "expenses", "invoices", "work_orders")
 }
 
 // TestBackfillCLIRowSecurity: as the owner of a table with FORCE ROW
@@ -130,13 +129,11 @@ func TestBackfillCLIStops(t *testing.T) {
 func TestBackfillCLIRowSecurity(t *testing.T) {
 	d := pgtest.NewDatabase(t)
 	backfilltest.Seed(t, d, 100)
-	if err := d.ExecOwner(context.Background(),
+	backfilltest.Exec(t, d,
 		`ALTER TABLE bookings ENABLE ROW LEVEL SECURITY`,
 		`ALTER TABLE bookings FORCE ROW LEVEL SECURITY`,
 		`CREATE POLICY tenant ON bookings USING (tenant_id = (SELECT NULLIF(current_setting('app.tenant_id', true), '')))`,
-	); err != nil {
-		t.Fatal(err)
-	}
+	)
 	for _, cmd := range []string{"plan", "apply"} {
 		r := runCLI(t, nil, "backfill", cmd, "--dsn", d.OwnerDSN)
 		if r.code != exitError || r.stdout != "" {
@@ -144,11 +141,9 @@ func TestBackfillCLIRowSecurity(t *testing.T) {
 		}
 		backfillWant(t, cmd+"'s error", r.stderr, "row-level security applies to role", "bookings (FORCE ROW LEVEL SECURITY", "superuser or a role with BYPASSRLS")
 	}
-	r := runCLI(t, nil, "backfill", "apply", "--dsn", d.AdminDSN)
-	if r.code != exitOK {
-		t.Errorf("apply as superuser: code %d\n%s", r.code, r.stderr)
-	}
+	r := backfillRun(t, exitOK, "apply", "--dsn", d.AdminDSN)
 	backfillWant(t, "apply as superuser", r.stdout, "bookings: filled 1000 of 1000 NULL")
+	backfilltest.WantState(t, backfilltest.Conn(t, d.AdminDSN), nil)
 }
 
 // TestBackfillCLIProgress: on a terminal, progress is one line redrawn
@@ -199,27 +194,22 @@ func TestBackfillCLIUsage(t *testing.T) {
 func TestBackfillCLIConflict(t *testing.T) {
 	d := pgtest.NewDatabase(t)
 	backfilltest.Seed(t, d, 100)
-	if err := d.ExecOwner(context.Background(), `UPDATE bookings SET tenant_id = 'globex' WHERE id = 7`); err != nil {
-		t.Fatal(err)
-	}
-	r := runCLI(t, nil, "backfill", "plan", "--dsn", d.OwnerDSN)
-	t.Logf("plan:\n%s", r.stdout)
-	if r.code != exitFindings {
-		t.Errorf("plan: code %d, want %d\n%s", r.code, exitFindings, r.stderr)
-	}
+	backfilltest.Exec(t, d, `UPDATE bookings SET tenant_id = 'globex' WHERE id = 7`)
+	r := backfillRun(t, exitFindings, "plan", "--dsn", d.OwnerDSN)
 	backfillWant(t, "plan", r.stdout,
 		"apply stops before this table: bookings has tenants that differ from their parent's (below)",
 		"  bookings:\n     1 row whose tenant differs from the row they reference through bookings_service_request_id_fkey → service_requests (keys: 7)",
 		": apply would stop at scheduled_reminders.",
 	)
-	r = runCLI(t, nil, "backfill", "apply", "--dsn", d.OwnerDSN)
-	t.Logf("apply:\n%s", r.stdout)
-	if r.code != exitFindings {
-		t.Errorf("apply: code %d, want %d\n%s", r.code, exitFindings, r.stderr)
-	}
+	r = backfillRun(t, exitFindings, "apply", "--dsn", d.OwnerDSN)
 	backfillWant(t, "apply", r.stdout,
 		"bookings: filled 999 of 999 NULL",
 		"scheduled_reminders: stopped before it: its tenant_id is derived from bookings, where rows have a tenant_id that differs from the row they reference:",
 		"Not touched: work_orders, expenses, invoices, attachments.",
 	)
+	backfilltest.WantState(t, backfilltest.Conn(t, d.AdminDSN), map[string]int64{
+		"bookings.service_request_id": 1, "scheduled_reminders.booking_id": 100, "work_orders.booking_id": 500,
+		"invoices.work_order_id": 400, "invoices.booking_id": 400, "expenses.work_order_id": 300,
+		"attachments.invoice_id": 200, "attachments.expense_id": 200,
+	}, "attachments", "expenses", "invoices", "scheduled_reminders", "work_orders")
 }

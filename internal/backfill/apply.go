@@ -88,23 +88,22 @@ func Apply(ctx context.Context, conn *pgx.Conn, p *Plan, progress func(Progress)
 	res := &Result{}
 	checked := map[*Table]bool{} // parents found without conflicts
 	for i, t := range p.Tables {
-		if err := checkParents(ctx, conn, p.Options, t, checked); err != nil {
-			var ce *ConflictError
-			if errors.As(err, &ce) {
-				for _, u := range p.Tables[i+1:] {
-					ce.Untouched = append(ce.Untouched, u.String())
-				}
-			}
-			return res, err
+		tr, err := applyTable(ctx, conn, p.Options, t, checked, progress)
+		var ce *ConflictError
+		if !errors.As(err, &ce) { // a conflict stops Apply before t
+			res.Tables = append(res.Tables, tr)
 		}
-		tr, err := applyTable(ctx, conn, p.Options, t, progress)
-		res.Tables = append(res.Tables, tr)
 		if err != nil {
+			var untouched []string
+			for _, u := range p.Tables[i+1:] {
+				untouched = append(untouched, u.String())
+			}
 			var ue *UnresolvedError
-			if errors.As(err, &ue) {
-				for _, u := range p.Tables[i+1:] {
-					ue.Untouched = append(ue.Untouched, u.String())
-				}
+			switch {
+			case ce != nil:
+				ce.Untouched = untouched
+			case errors.As(err, &ue):
+				ue.Untouched = untouched
 			}
 			return res, err
 		}
@@ -168,7 +167,9 @@ func setLockTimeout(ctx context.Context, conn *pgx.Conn, d time.Duration) error 
 	return nil
 }
 
-func applyTable(ctx context.Context, conn *pgx.Conn, opts Options, t *Table, progress func(Progress)) (TableResult, error) {
+// applyTable fills t and makes it NOT NULL; checked are the parents found
+// without conflicts so far (see checkParents).
+func applyTable(ctx context.Context, conn *pgx.Conn, opts Options, t *Table, checked map[*Table]bool, progress func(Progress)) (TableResult, error) {
 	start := time.Now()
 	tr := TableResult{Table: t.String()}
 	// The plan may be old: read again whether the column is nullable.
@@ -181,6 +182,11 @@ func applyTable(ctx context.Context, conn *pgx.Conn, opts Options, t *Table, pro
 	}
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+t.only()+" WHERE "+ident(t.Column)+" IS NULL").Scan(&tr.NullRows); err != nil {
 		return tr, wrapRead(t, "counting NULL tenants", err)
+	}
+	if tr.NullRows > 0 {
+		if err := checkParents(ctx, conn, opts, t, checked); err != nil {
+			return tr, err
+		}
 	}
 	report := func(finished bool) {
 		tr.Elapsed = time.Since(start)
@@ -295,18 +301,10 @@ func checkPrivileges(ctx context.Context, conn *pgx.Conn, tables []*Table) error
 
 // checkParents returns a *ConflictError when a table t's NULL tenants are
 // derived from has rows whose tenant differs from their own parent's (the
-// plan's conflicts, counted again: the plan is not trusted).
+// plan's conflicts, counted again: the plan is not trusted). Called only
+// when t has NULL tenants; checked are the parents found without
+// conflicts, each counted once.
 func checkParents(ctx context.Context, conn *pgx.Conn, opts Options, t *Table, checked map[*Table]bool) error {
-	if len(t.Sources) == 0 {
-		return nil
-	}
-	var nulls bool
-	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT FROM "+t.only()+" WHERE "+ident(t.Column)+" IS NULL)").Scan(&nulls); err != nil {
-		return wrapRead(t, "looking for NULL tenants", err)
-	}
-	if !nulls {
-		return nil
-	}
 	for _, s := range t.Sources {
 		parent := s.Parent
 		if checked[parent] || len(parent.Sources) == 0 {

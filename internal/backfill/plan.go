@@ -530,15 +530,6 @@ func count(ctx context.Context, conn *pgx.Conn, t *Table, transitive map[*Table]
 	return nil
 }
 
-// unresolvedRows sums t.Unresolved.
-func (t *Table) unresolvedRows() int64 {
-	var n int64
-	for _, u := range t.Unresolved {
-		n += u.Rows
-	}
-	return n
-}
-
 // wrapRead puts a table in err, and turns the server's refusal under
 // row_security = off into a *RowSecurityError.
 func wrapRead(t *Table, doing string, err error) error {

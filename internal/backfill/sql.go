@@ -168,7 +168,7 @@ func batchStatement(t *Table, cursor bool) string {
 SELECT count(*) FROM filled`,
 			t.only(), column, target,
 			t.only(), col("c", t.Column), (&builder{}).derived(t, "c"),
-			col("t", t.Column), (&builder{}).derived(t, "t"))
+			col("t", t.Column), target)
 	}
 	var keyC, keyB, keyBDesc, params, join []string
 	for i, k := range t.Key {
@@ -198,6 +198,6 @@ SELECT (SELECT count(*) FROM filled), %s FROM batch b ORDER BY %s LIMIT 1`,
 		col("c", t.Column), after,
 		strings.Join(keyC, ", "),
 		t.only(), column, target,
-		strings.Join(join, " AND "), col("t", t.Column), (&builder{}).derived(t, "t"),
+		strings.Join(join, " AND "), col("t", t.Column), target,
 		strings.Join(keyB, ", "), strings.Join(keyBDesc, ", "))
 }

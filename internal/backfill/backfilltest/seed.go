@@ -6,6 +6,8 @@ package backfilltest
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -126,4 +128,24 @@ func Mismatches(tb testing.TB, conn *pgx.Conn) (bad map[string]int64, nullable [
 		tb.Fatal(err)
 	}
 	return bad, nullable
+}
+
+// WantState fails tb unless Mismatches finds exactly bad (nil: none) and
+// the tables whose tenant column is still nullable are exactly nullable.
+func WantState(tb testing.TB, conn *pgx.Conn, bad map[string]int64, nullable ...string) {
+	tb.Helper()
+	gotBad, gotNullable := Mismatches(tb, conn)
+	if !maps.Equal(gotBad, bad) || !slices.Equal(gotNullable, nullable) {
+		tb.Errorf("rows whose tenant is NULL or differs from their parent's %v, nullable %v; want %v, %v", gotBad, gotNullable, bad, nullable)
+	}
+}
+
+// Exec runs sql as d's owner, failing tb on an error.
+func Exec(tb testing.TB, d *pgtest.Database, sql ...string) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := d.ExecOwner(ctx, sql...); err != nil {
+		tb.Fatal(err)
+	}
 }
