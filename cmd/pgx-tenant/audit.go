@@ -181,38 +181,6 @@ func printFindings(w io.Writer, findings []audit.Finding, failOn audit.Severity)
 	fmt.Fprintf(w, "\n%d %s: %s; %d at or above --fail-on %s\n", len(findings), noun, strings.Join(parts, ", "), failing, failOn)
 }
 
-// fsDB reads the shared database flags (dbFlags.register or registerConn)
-// back from fs.
-func fsDB(fs *flag.FlagSet) *dbFlags {
-	d := &dbFlags{dsn: flagValue[string](fs, "dsn"), column: flagValue[string](fs, "tenant-column"), noSetting: fs.Lookup("setting") == nil}
-	if !d.noSetting {
-		d.setting = flagValue[string](fs, "setting")
-	}
-	return d
-}
-
-// flagValue reads the parsed value of the flag name back from fs: commands
-// keep no flag state between runs (tests run them in-process, over and
-// over), and run gets the flag set. A flag fs lacks, or of another type
-// than T, is a programming error: it panics.
-func flagValue[T any](fs *flag.FlagSet, name string) T {
-	return fs.Lookup(name).Value.(flag.Getter).Get().(T)
-}
-
-// fsBool is flagValue[bool].
-func fsBool(fs *flag.FlagSet, name string) bool { return flagValue[bool](fs, name) }
-
-// commaList splits a comma-separated flag value, dropping empty items.
-func commaList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 // countTimeout is --count-timeout as audit.Options wants it (0 is none).
 func countTimeout(fs *flag.FlagSet) time.Duration {
 	d := flagValue[time.Duration](fs, "count-timeout")

@@ -70,7 +70,7 @@ func backfillOptsOf(fs *flag.FlagSet) *backfillOpts {
 		batch:  get("batch-size").(int),
 	}
 	if fs.Lookup("apply-constraints") != nil {
-		o.apply, o.constraints, o.lockTimeout = true, fsBool(fs, "apply-constraints"), get("lock-timeout").(time.Duration)
+		o.apply, o.constraints, o.lockTimeout = true, flagValue[bool](fs, "apply-constraints"), get("lock-timeout").(time.Duration)
 	}
 	return o
 }

@@ -16,28 +16,25 @@ import (
 )
 
 func init() {
-	var (
-		db     dbFlags
-		tables string
-		asJSON bool
-	)
 	register(&command{
 		name:     "lint",
 		args:     "FILE|DIR...",
 		findings: "when a statement is reported",
 		summary: `Check SQL files with the guard's analysis. It reports what the guard would report at run
 time: references to tenant-owned tables without an equality on the tenant column, TRUNCATE/COPY/LOCK
-of them, views hiding the column, DO blocks and rules using them, and writes of the tenant setting. Directories are searched for *.sql files. The
-tenant-owned tables are discovered from --dsn (or $DATABASE_URL), or listed with --tables.
+of them, views hiding the column, DO blocks and rules using them, and writes of the tenant setting.
+Directories are searched for *.sql files. The tenant-owned tables are discovered from --dsn (or
+$DATABASE_URL), narrowed by --tables, or listed with --tables alone.
 A parameter or literal compared with the tenant column counts as the tenant (the driver checks
 the value at run time). A comment "pgx-tenant:ignore <reason>" in or before a statement skips it.`,
 		flags: func(fs *flag.FlagSet) func() error {
-			db.register(fs)
-			fs.StringVar(&tables, "tables", "", "tenant-owned tables, comma-separated ([schema.]name): exactly these (with --dsn, like the driver's tenant_tables), or these alone without a database")
-			fs.BoolVar(&asJSON, "json", false, "print findings as a JSON array")
-			return db.validate
+			new(dbFlags).register(fs)
+			fs.String("tables", "", "tenant-owned tables, comma-separated ([schema.]name): exactly these (with --dsn, like the driver's tenant_tables), or these alone without a database")
+			fs.Bool("json", false, "print findings as a JSON array")
+			return func() error { return fsDB(fs).validate() }
 		},
-		run: func(ctx context.Context, e *env, _ *flag.FlagSet, args []string) int {
+		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
+			db := fsDB(fs)
 			if len(args) == 0 {
 				e.errorf("lint: name the .sql files or directories to lint")
 				return exitError
@@ -47,7 +44,7 @@ the value at run time). A comment "pgx-tenant:ignore <reason>" in or before a st
 				e.errorf("lint: %v", err)
 				return exitError
 			}
-			cat, err := lintCatalog(ctx, e, &db, tables)
+			cat, err := lintCatalog(ctx, e, db, flagValue[string](fs, "tables"))
 			if err != nil {
 				e.errorf("lint: %v", err)
 				return exitError
@@ -62,7 +59,7 @@ the value at run time). A comment "pgx-tenant:ignore <reason>" in or before a st
 				}
 				found = append(found, l.File(f, string(src))...)
 			}
-			if asJSON {
+			if flagValue[bool](fs, "json") {
 				enc := json.NewEncoder(e.stdout)
 				enc.SetIndent("", "  ")
 				enc.Encode(found)

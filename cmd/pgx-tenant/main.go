@@ -314,6 +314,35 @@ func validSetting(s string) bool {
 	return true
 }
 
+// fsDB reads the shared database flags (dbFlags.register or registerConn)
+// back from fs.
+func fsDB(fs *flag.FlagSet) *dbFlags {
+	d := &dbFlags{dsn: flagValue[string](fs, "dsn"), column: flagValue[string](fs, "tenant-column"), noSetting: fs.Lookup("setting") == nil}
+	if !d.noSetting {
+		d.setting = flagValue[string](fs, "setting")
+	}
+	return d
+}
+
+// flagValue reads the parsed value of the flag name back from fs: commands
+// keep no flag state between runs (tests run them in-process, over and
+// over), and run gets the flag set. A flag fs lacks, or of another type
+// than T, is a programming error: it panics.
+func flagValue[T any](fs *flag.FlagSet, name string) T {
+	return fs.Lookup(name).Value.(flag.Getter).Get().(T)
+}
+
+// commaList splits a comma-separated flag value, dropping empty items.
+func commaList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // connect opens one connection with the --dsn flag, or $DATABASE_URL.
 func (d *dbFlags) connect(ctx context.Context, e *env) (*pgx.Conn, error) {
 	dsn := d.dsn
