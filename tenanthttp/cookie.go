@@ -164,7 +164,7 @@ func NewCookies(signing Key, opts ...CookieOption) (*Cookies, error) {
 		}
 	}
 	switch {
-	case !validCookieName(c.name):
+	case !validToken(c.name):
 		return nil, fmt.Errorf("%w: cookie name must be a non-empty token", ErrConfig)
 	case strings.HasPrefix(c.name, "__Host-") && !c.secure, strings.HasPrefix(c.name, "__Secure-") && !c.secure:
 		return nil, fmt.Errorf("%w: browsers drop a %s cookie that is not Secure", ErrConfig, c.name)
@@ -218,23 +218,30 @@ func (c *Cookies) Verify(value string) (Claims, error) {
 	if value == "" || len(value) > maxValueLen || !validValueChars(value) {
 		return Claims{}, ErrMalformed
 	}
-	parts := strings.Split(value, ".")
-	if len(parts) != 4 || parts[0] != version {
+	if strings.Count(value, ".") != 3 {
 		return Claims{}, ErrMalformed
 	}
-	secret, ok := c.verify[parts[1]]
+	ver, rest, _ := strings.Cut(value, ".")
+	keyID, rest, _ := strings.Cut(rest, ".")
+	body, sig, _ := strings.Cut(rest, ".")
+	if ver != version {
+		return Claims{}, ErrMalformed
+	}
+	secret, ok := c.verify[keyID]
 	if !ok {
 		return Claims{}, ErrUnknownKey
 	}
-	got, err := b64.DecodeString(parts[3])
-	if err != nil || len(got) != sha256.Size {
+	var got [sha256.Size]byte
+	if len(sig) != b64.EncodedLen(sha256.Size) {
 		return Claims{}, ErrMalformed
 	}
-	signed := value[:len(value)-len(parts[3])-1]
-	if !hmac.Equal(got, mac(secret, signed)) {
+	if _, err := b64.Decode(got[:], []byte(sig)); err != nil {
+		return Claims{}, ErrMalformed
+	}
+	if !hmac.Equal(got[:], mac(secret, value[:len(value)-len(sig)-1])) {
 		return Claims{}, ErrBadSignature
 	}
-	raw, err := b64.DecodeString(parts[2])
+	raw, err := b64.DecodeString(body)
 	if err != nil {
 		return Claims{}, ErrMalformed
 	}
@@ -324,7 +331,9 @@ func isB64URL(b byte) bool {
 	return 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '-' || b == '_'
 }
 
-func validCookieName(name string) bool {
+// validToken reports whether name is an RFC 9110 token: what cookie and
+// header names are made of.
+func validToken(name string) bool {
 	if name == "" {
 		return false
 	}

@@ -42,6 +42,7 @@ func TestNewCookiesRefuses(t *testing.T) {
 		{"key ID too long", testKey(strings.Repeat("k", 17), 1), nil, tenanthttp.ErrConfig},
 		{"duplicate key ID", testKey("k1", 1), []tenanthttp.CookieOption{tenanthttp.WithVerificationKeys(testKey("k1", 2))}, tenanthttp.ErrConfig},
 		{"__Host- cookie not Secure", testKey("k1", 1), []tenanthttp.CookieOption{tenanthttp.WithSecure(false), tenanthttp.WithCookieName("__Host-t")}, tenanthttp.ErrConfig},
+		{"__Secure- cookie not Secure", testKey("k1", 1), []tenanthttp.CookieOption{tenanthttp.WithSecure(false), tenanthttp.WithCookieName("__Secure-t")}, tenanthttp.ErrConfig},
 		{"SameSite=None", testKey("k1", 1), []tenanthttp.CookieOption{tenanthttp.WithSameSite(http.SameSiteNoneMode)}, tenanthttp.ErrConfig},
 		{"SameSite default mode", testKey("k1", 1), []tenanthttp.CookieOption{tenanthttp.WithSameSite(http.SameSiteDefaultMode)}, tenanthttp.ErrConfig},
 		{"zero TTL", testKey("k1", 1), []tenanthttp.CookieOption{tenanthttp.WithTTL(0)}, tenanthttp.ErrConfig},
@@ -114,8 +115,8 @@ func TestVerifyRefuses(t *testing.T) {
 	valid := sign(t, c, "alice", "acme")
 	parts := strings.Split(valid, ".")
 	secret := testKey("k1", 1).Secret
-	sameIDOtherSecret, _ := tenanthttp.NewCookies(testKey("k1", 9), tenanthttp.WithSecure(false), tenanthttp.WithClock(func() time.Time { return t0 }))
-	unknownKey, _ := tenanthttp.NewCookies(testKey("zz", 1), tenanthttp.WithSecure(false), tenanthttp.WithClock(func() time.Time { return t0 }))
+	sameIDOtherSecret := newCookiesWith(t, testKey("k1", 9))
+	unknownKey := newCookiesWith(t, testKey("zz", 1))
 	exp := t0.Add(time.Hour).Unix()
 	tests := []struct {
 		name, value string
@@ -134,6 +135,9 @@ func TestVerifyRefuses(t *testing.T) {
 		{"MAC not 32 bytes", strings.Join(parts[:3], ".") + ".AAAA", tenanthttp.ErrMalformed},
 		{"quoted", `"` + valid + `"`, tenanthttp.ErrMalformed},
 		{"too long", valid + strings.Repeat("A", 4096), tenanthttp.ErrMalformed},
+		// Correctly signed, but longer than any cookie Sign writes: refused
+		// before the MAC is even computed.
+		{"signed, too long", forge(secret, "k1", `{"t":"acme","p":"`+strings.Repeat("a", 4096)+`","e":`+itoa(int(exp))+`}`), tenanthttp.ErrMalformed},
 		{"NUL", valid[:10] + "\x00" + valid[11:], tenanthttp.ErrMalformed},
 		{"signed with another secret under the same ID", sign(t, sameIDOtherSecret, "alice", "acme"), tenanthttp.ErrBadSignature},
 		{"unknown key ID", sign(t, unknownKey, "alice", "acme"), tenanthttp.ErrUnknownKey},
@@ -244,7 +248,7 @@ func TestKeyRotation(t *testing.T) {
 	}
 
 	// A cookie naming a listed key ID but signed with another secret.
-	impostor, _ := tenanthttp.NewCookies(testKey("2025-05", 7), insecure, clock)
+	impostor := newCookiesWith(t, testKey("2025-05", 7), insecure, clock)
 	if _, err := rotating.Verify(sign(t, impostor, "alice", "acme")); !errors.Is(err, tenanthttp.ErrBadSignature) {
 		t.Fatalf("listed key ID, other secret: %v, want ErrBadSignature", err)
 	}

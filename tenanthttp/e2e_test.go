@@ -75,8 +75,15 @@ func invoiceApp(db *sql.DB) http.Handler {
 		out := []string{}
 		for rows.Next() {
 			var s string
-			rows.Scan(&s)
+			if err := rows.Scan(&s); err != nil {
+				http.Error(w, err.Error(), 500)
+				return
+			}
 			out = append(out, s)
+		}
+		if err := rows.Err(); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
 		}
 		json.NewEncoder(w).Encode(out)
 	})
@@ -160,7 +167,7 @@ func TestEndToEnd(t *testing.T) {
 		return resp.StatusCode, strings.TrimSpace(string(b)), resp
 	}
 	aliceAcme := sign(t, cookies, "alice", "acme")
-	otherKey, _ := tenanthttp.NewCookies(testKey("k1", 66), tenanthttp.WithSecure(false), tenanthttp.WithClock(func() time.Time { return t0 }))
+	otherKey := newCookiesWith(t, testKey("k1", 66))
 	acmeRows := `["acme:Road Runner","acme:Coyote"]`
 	globexRows := `["globex:Hank Scorpio"]`
 
@@ -169,28 +176,41 @@ func TestEndToEnd(t *testing.T) {
 		req        req
 		wantStatus int
 		wantBody   string // for 200
+		wantRule   string // of the refusal's event, "" for none
 	}{
-		{"alice's acme cookie reads acme", req{path: "/invoices", principal: "alice", cookie: aliceAcme}, 200, acmeRows},
-		{"spoofed X-Tenant-ID cannot read globex", req{path: "/invoices", principal: "alice", cookie: aliceAcme, header: map[string]string{"X-Tenant-ID": "globex", "X-Org-ID": "globex"}}, 200, acmeRows},
-		{"spoofed X_Tenant_ID cannot read globex", req{path: "/invoices", principal: "alice", cookie: aliceAcme, header: map[string]string{"X_Tenant_ID": "globex"}}, 200, acmeRows},
-		{"subdomain globex reads globex", req{path: "/invoices", host: "globex.example.com", principal: "alice"}, 200, globexRows},
-		{"subdomain acme with alice's acme cookie", req{path: "/invoices", host: "acme.example.com:443", principal: "alice", cookie: aliceAcme}, 200, acmeRows},
-		{"subdomain globex with acme cookie", req{path: "/invoices", host: "globex.example.com", principal: "alice", cookie: aliceAcme}, 403, ""},
-		{"subdomain acme cannot be read by bob", req{path: "/invoices", host: "acme.example.com", principal: "bob"}, 403, ""},
-		{"bob replaying alice's acme cookie", req{path: "/invoices", principal: "bob", cookie: aliceAcme}, 403, ""},
-		{"bob's own acme cookie, not a member", req{path: "/invoices", principal: "bob", cookie: sign(t, cookies, "bob", "acme")}, 403, ""},
-		{"cookie signed with another secret", req{path: "/invoices", principal: "bob", cookie: sign(t, otherKey, "bob", "acme")}, 403, ""},
-		{"foreign host", req{path: "/invoices", host: "acme.example.com.evil.test", principal: "alice"}, 403, ""},
-		{"spoofed header alone, tenant required", req{path: "/invoices", principal: "alice", header: map[string]string{"X-Tenant-ID": "globex"}}, 403, ""},
-		{"spoofed header alone, tenant optional: the driver fails closed", req{path: "/optional/invoices", principal: "alice", header: map[string]string{"X-Tenant-ID": "globex"}}, 200, `[]`},
+		{"alice's acme cookie reads acme", req{path: "/invoices", principal: "alice", cookie: aliceAcme}, 200, acmeRows, ""},
+		{"spoofed X-Tenant-ID cannot read globex", req{path: "/invoices", principal: "alice", cookie: aliceAcme, header: map[string]string{"X-Tenant-ID": "globex", "X-Org-ID": "globex"}}, 200, acmeRows, ""},
+		{"spoofed X_Tenant_ID cannot read globex", req{path: "/invoices", principal: "alice", cookie: aliceAcme, header: map[string]string{"X_Tenant_ID": "globex"}}, 200, acmeRows, ""},
+		{"subdomain globex reads globex", req{path: "/invoices", host: "globex.example.com", principal: "alice"}, 200, globexRows, ""},
+		{"subdomain acme with alice's acme cookie", req{path: "/invoices", host: "acme.example.com:443", principal: "alice", cookie: aliceAcme}, 200, acmeRows, ""},
+		{"subdomain globex with acme cookie", req{path: "/invoices", host: "globex.example.com", principal: "alice", cookie: aliceAcme}, 403, "", tenanthttp.RuleSourcesDisagree},
+		{"subdomain acme cannot be read by bob", req{path: "/invoices", host: "acme.example.com", principal: "bob"}, 403, "", tenanthttp.RuleNotMember},
+		{"bob replaying alice's acme cookie", req{path: "/invoices", principal: "bob", cookie: aliceAcme}, 403, "", tenanthttp.RulePrincipalMismatch},
+		{"bob's own acme cookie, not a member", req{path: "/invoices", principal: "bob", cookie: sign(t, cookies, "bob", "acme")}, 403, "", tenanthttp.RuleNotMember},
+		{"cookie signed with another secret", req{path: "/invoices", principal: "bob", cookie: sign(t, otherKey, "bob", "acme")}, 403, "", tenanthttp.RuleBadSignature},
+		{"foreign host", req{path: "/invoices", host: "acme.example.com.evil.test", principal: "alice"}, 403, "", tenanthttp.RuleBadHost},
+		{"spoofed header alone, tenant required", req{path: "/invoices", principal: "alice", header: map[string]string{"X-Tenant-ID": "globex"}}, 403, "", tenanthttp.RuleNoTenant},
+		{"spoofed header alone, tenant optional: the driver fails closed", req{path: "/optional/invoices", principal: "alice", header: map[string]string{"X-Tenant-ID": "globex"}}, 200, `[]`, ""},
 		{"acme writing a globex row", req{method: http.MethodPost, path: "/invoices", principal: "alice", cookie: aliceAcme,
-			header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, body: "tenant_id=globex&customer=sneaky"}, 500, ""},
+			header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, body: "tenant_id=globex&customer=sneaky"}, 500, "", ""},
+	}
+	// lastRule is the rule of the event the last request added ("" if none).
+	lastRule := func(before int) string {
+		evs := events.all()
+		if len(evs) == before {
+			return ""
+		}
+		return evs[len(evs)-1].Rule
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			before := len(events.all())
 			status, body, _ := do(t, tt.req)
 			if status != tt.wantStatus || (tt.wantStatus == 200 && body != tt.wantBody) {
 				t.Fatalf("status %d body %s; want %d %s", status, body, tt.wantStatus, tt.wantBody)
+			}
+			if got := lastRule(before); got != tt.wantRule {
+				t.Fatalf("event rule %q, want %q", got, tt.wantRule)
 			}
 			if status == 403 && strings.Contains(body, "Hank") {
 				t.Fatalf("refusal leaks rows: %s", body)
@@ -200,14 +220,16 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("switch", func(t *testing.T) {
 		hdr := map[string]string{"Origin": "https://example.com", "Content-Type": "application/json"}
+		before := len(events.all())
 		status, _, _ := do(t, req{method: http.MethodPost, path: "/switch", principal: "bob", body: `{"tenant":"acme"}`, header: hdr})
-		if status != 403 {
-			t.Fatalf("bob switching to acme: %d", status)
+		if rule := lastRule(before); status != 403 || rule != tenanthttp.RuleNotMember {
+			t.Fatalf("bob switching to acme: %d, rule %q", status, rule)
 		}
+		before = len(events.all())
 		status, _, _ = do(t, req{method: http.MethodPost, path: "/switch", principal: "alice", body: `{"tenant":"globex"}`,
 			header: map[string]string{"Origin": "https://evil.test", "Content-Type": "application/json"}})
-		if status != 403 {
-			t.Fatalf("cross-origin switch: %d", status)
+		if rule := lastRule(before); status != 403 || rule != tenanthttp.RuleCrossOrigin {
+			t.Fatalf("cross-origin switch: %d, rule %q", status, rule)
 		}
 		status, _, _ = do(t, req{path: "/switch", principal: "alice"})
 		if status != 405 {
@@ -236,8 +258,13 @@ func TestEndToEnd(t *testing.T) {
 	defer rows.Close()
 	for rows.Next() {
 		var s string
-		rows.Scan(&s)
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
 		counts = append(counts, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
 	if want := []string{"acme=2", "globex=1"}; !slices.Equal(counts, want) {
 		t.Fatalf("rows per tenant %v, want %v", counts, want)

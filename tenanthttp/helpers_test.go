@@ -32,8 +32,14 @@ func testKey(id string, seed byte) tenanthttp.Key {
 // Secure (plain HTTP test servers), named "tenant".
 func newCookies(tb testing.TB, opts ...tenanthttp.CookieOption) *tenanthttp.Cookies {
 	tb.Helper()
+	return newCookiesWith(tb, testKey("k1", 1), opts...)
+}
+
+// newCookiesWith is newCookies signing with k.
+func newCookiesWith(tb testing.TB, k tenanthttp.Key, opts ...tenanthttp.CookieOption) *tenanthttp.Cookies {
+	tb.Helper()
 	base := []tenanthttp.CookieOption{tenanthttp.WithSecure(false), tenanthttp.WithClock(func() time.Time { return t0 })}
-	c, err := tenanthttp.NewCookies(testKey("k1", 1), append(base, opts...)...)
+	c, err := tenanthttp.NewCookies(k, append(base, opts...)...)
 	if err != nil {
 		tb.Fatal(err)
 	}

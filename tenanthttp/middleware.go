@@ -1,6 +1,7 @@
 package tenanthttp
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -48,7 +49,7 @@ func New(opts ...Option) (*Middleware, error) {
 		return nil, fmt.Errorf("%w: WithMembership needs WithPrincipal", ErrConfig)
 	case cfg.principalTenant != nil && cfg.principal == nil:
 		return nil, fmt.Errorf("%w: WithPrincipalTenant needs WithPrincipal", ErrConfig)
-	case cfg.requestIDHeader == "" || !validCookieName(cfg.requestIDHeader):
+	case !validToken(cfg.requestIDHeader):
 		return nil, fmt.Errorf("%w: request ID header must be a header name", ErrConfig)
 	}
 	if cfg.resolve != nil {
@@ -114,8 +115,6 @@ type refusal struct {
 	rule   string
 	tenant string // for the event, only when a verified source named it
 	err    error  // of a caller-supplied function (lookup_failed)
-	status int    // overrides the rule's status (the switch handler's 4xx)
-	detail string // overrides the rule's detail
 }
 
 // resolve runs the sources in order. A source that names a tenant and
@@ -129,10 +128,14 @@ func (m *Middleware) resolve(ctx context.Context, r *http.Request) (string, bool
 			principal = ""
 		}
 	}
+	// A tenant already in the context (an outer layer's) is not a source,
+	// but every source must agree with it: replacing it would undo the
+	// checks that chose it (e.g. its subdomain).
+	prior, hasPrior := tenant.FromContext(ctx)
 	var found string
 	agree := func(id string) *refusal {
-		if found != "" && id != found {
-			return &refusal{rule: RuleSourcesDisagree, tenant: found}
+		if (found != "" && id != found) || (hasPrior && id != prior) {
+			return &refusal{rule: RuleSourcesDisagree, tenant: cmp.Or(found, id)}
 		}
 		found = id
 		return nil
@@ -185,11 +188,6 @@ func (m *Middleware) resolve(ctx context.Context, r *http.Request) (string, bool
 			return "", false, &refusal{rule: RuleNoTenant}
 		}
 		return "", false, nil
-	}
-	// An outer layer's tenant: replacing it would undo the checks that
-	// chose it (e.g. its subdomain) without the disagreement check.
-	if prior, ok := tenant.FromContext(ctx); ok && prior != found {
-		return "", false, &refusal{rule: RuleSourcesDisagree, tenant: found}
 	}
 	if ref := m.checkMember(ctx, principal, signedIn, found); ref != nil {
 		return "", false, ref
@@ -265,26 +263,42 @@ func (m *Middleware) refuse(ctx context.Context, w http.ResponseWriter, ref *ref
 	if p.credential && m.cfg.cookies != nil {
 		m.cfg.cookies.Clear(w) // the browser should stop sending it
 	}
-	if ref.status != 0 {
-		p.status = ref.status
-	}
-	if ref.detail != "" {
-		p.detail = ref.detail
-	}
 	writeProblem(w, p)
 }
 
-// stripHeaders removes the client-supplied tenant headers.
+// stripHeaders removes the client-supplied tenant headers. It runs on
+// every request: the names are normalized into a stack buffer, and the map
+// lookup of string(bytes) does not allocate.
 func (m *Middleware) stripHeaders(r *http.Request) {
+	var buf [64]byte
 	for name := range r.Header {
-		if m.strip[normHeader(name)] {
+		if m.strip[string(appendHeaderKey(buf[:0], name))] {
 			delete(r.Header, name)
 		}
 	}
 }
 
-func normHeader(name string) string {
-	return strings.ReplaceAll(strings.ToLower(strings.TrimSpace(name)), "_", "-")
+func normHeader(name string) string { return string(appendHeaderKey(nil, name)) }
+
+// appendHeaderKey appends name trimmed, lower-cased and with '_' as '-'.
+func appendHeaderKey(b []byte, name string) []byte {
+	name = strings.TrimSpace(name)
+	for i := 0; i < len(name); i++ {
+		if name[i] >= utf8.RuneSelf { // rare: let Unicode case folding decide
+			return append(b, strings.ReplaceAll(strings.ToLower(name), "_", "-")...)
+		}
+	}
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case 'A' <= c && c <= 'Z':
+			b = append(b, c+'a'-'A')
+		case c == '_':
+			b = append(b, '-')
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
 }
 
 // normOrigin returns scheme://host[:port] lower-cased and without the

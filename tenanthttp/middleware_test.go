@@ -38,12 +38,19 @@ func TestNewRefuses(t *testing.T) {
 		{"subdomain without resolver", []tenanthttp.Option{tenanthttp.WithCookies(c), tenanthttp.WithSubdomain("example.com", nil)}},
 		{"nil principal tenant", []tenanthttp.Option{tenanthttp.WithCookies(c), principal, member, tenanthttp.WithPrincipalTenant(nil)}},
 		{"nil cookies", []tenanthttp.Option{tenanthttp.WithCookies(nil), tenanthttp.WithSubdomain("example.com", resolveLabel)}},
+		{"nil principal", []tenanthttp.Option{tenanthttp.WithCookies(c), tenanthttp.WithPrincipal(nil), member}},
+		{"nil membership", []tenanthttp.Option{tenanthttp.WithCookies(c), principal, tenanthttp.WithMembership(nil)}},
 		{"origin with a non-ASCII host", []tenanthttp.Option{tenanthttp.WithCookies(c), tenanthttp.WithAllowedOrigins("https://bücher.example")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if m, err := tenanthttp.New(tt.opts...); !errors.Is(err, tenanthttp.ErrConfig) {
+			m, err := tenanthttp.New(tt.opts...)
+			if !errors.Is(err, tenanthttp.ErrConfig) {
 				t.Fatalf("New = %v, %v; want ErrConfig", m, err)
+			}
+			// A nil function is reported as such, not as a missing option.
+			if strings.HasPrefix(tt.name, "nil ") && !strings.Contains(err.Error(), "given nil") {
+				t.Fatalf("New: %v; want it to name the option given nil", err)
 			}
 		})
 	}
@@ -52,10 +59,9 @@ func TestNewRefuses(t *testing.T) {
 // TestCookieSource runs the cookie checks through the middleware.
 func TestCookieSource(t *testing.T) {
 	f := newFixture(t)
-	other, _ := tenanthttp.NewCookies(testKey("k1", 9), tenanthttp.WithSecure(false), tenanthttp.WithClock(func() time.Time { return t0 }))
-	unknown, _ := tenanthttp.NewCookies(testKey("k9", 1), tenanthttp.WithSecure(false), tenanthttp.WithClock(func() time.Time { return t0 }))
-	expired, _ := tenanthttp.NewCookies(testKey("k1", 1), tenanthttp.WithSecure(false), tenanthttp.WithTTL(time.Minute),
-		tenanthttp.WithClock(func() time.Time { return t0.Add(-time.Hour) }))
+	other := newCookiesWith(t, testKey("k1", 9))
+	unknown := newCookiesWith(t, testKey("k9", 1))
+	expired := newCookies(t, tenanthttp.WithTTL(time.Minute), tenanthttp.WithClock(func() time.Time { return t0.Add(-time.Hour) }))
 	aliceAcme := sign(t, f.cookies, "alice", "acme")
 	tests := []struct {
 		name       string
@@ -226,6 +232,7 @@ func TestSubdomainSource(t *testing.T) {
 		{host: "[::1]", principal: "alice", wantStatus: 403, wantRule: tenanthttp.RuleBadHost},
 		{host: "::1", principal: "alice", wantStatus: 403, wantRule: tenanthttp.RuleBadHost},
 		{host: "[acme.example.com]", principal: "alice", wantStatus: 403, wantRule: tenanthttp.RuleBadHost},
+		{host: "[acme.example.com]:443", principal: "alice", wantStatus: 403, wantRule: tenanthttp.RuleBadHost}, // net.SplitHostPort would unbracket it
 		{host: "", principal: "alice", wantStatus: 403, wantRule: tenanthttp.RuleBadHost},
 		// Unicode case folding must not turn a non-ASCII host into an
 		// ASCII one: strings.ToLower maps the Kelvin sign U+212A to 'k'.
@@ -475,7 +482,7 @@ func TestNamelessCookie(t *testing.T) {
 }
 
 // TestNested: a tenant already in the context (an outer middleware's) is
-// one more source. The inner middleware may not replace it with another
+// not a source, but the inner middleware may not replace it with another
 // tenant: cookie B under an outer subdomain A is the disagreement one
 // middleware with both sources refuses.
 func TestNested(t *testing.T) {

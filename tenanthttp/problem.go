@@ -23,24 +23,27 @@ var (
 		RuleBadSignature:      credential,
 		RuleExpired:           credential,
 		RulePrincipalMismatch: credential,
-		RuleSourcesDisagree: {typ: ProblemConflict, status: http.StatusForbidden,
-			title: "Conflicting tenants", detail: "The request names more than one tenant."},
-		RuleNotMember: {typ: ProblemNotMember, status: http.StatusForbidden,
-			title: "Not a member of the tenant", detail: "The signed-in principal may not act in the requested tenant."},
-		RuleNoPrincipal: {typ: ProblemNotMember, status: http.StatusForbidden,
-			title: "Not a member of the tenant", detail: "Nobody is signed in."},
-		RuleNoTenant: {typ: ProblemNoTenant, status: http.StatusForbidden,
-			title: "Tenant required", detail: "The request does not name a tenant."},
-		RuleInvalidTenant: {typ: ProblemNoTenant, status: http.StatusForbidden,
-			title: "Tenant required", detail: "The request does not name a valid tenant."},
-		RuleBadHost: {typ: ProblemBadHost, status: http.StatusForbidden,
-			title: "Unknown host", detail: "The request's host is not served here."},
-		RuleCrossOrigin: {typ: ProblemCrossOrigin, status: http.StatusForbidden,
-			title: "Cross-origin request refused", detail: "Tenant switches must come from a page of this application."},
+		RuleSourcesDisagree:   forbidden(ProblemConflict, "Conflicting tenants", "The request names more than one tenant."),
+		RuleNotMember:         forbidden(ProblemNotMember, notMember, "The signed-in principal may not act in the requested tenant."),
+		RuleNoPrincipal:       forbidden(ProblemNotMember, notMember, "Nobody is signed in."),
+		RuleNoTenant:          forbidden(ProblemNoTenant, noTenant, "The request does not name a tenant."),
+		RuleInvalidTenant:     forbidden(ProblemNoTenant, noTenant, "The request does not name a valid tenant."),
+		RuleBadHost:           forbidden(ProblemBadHost, "Unknown host", "The request's host is not served here."),
+		RuleCrossOrigin:       forbidden(ProblemCrossOrigin, "Cross-origin request refused", "Tenant switches must come from a page of this application."),
 		RuleLookupFailed: {typ: ProblemUnavailable, status: http.StatusServiceUnavailable,
 			title: "Tenant check unavailable", detail: "The tenant could not be checked; try again later."},
 	}
 )
+
+// Titles shared by two rules: one problem type, one title.
+const (
+	notMember = "Not a member of the tenant"
+	noTenant  = "Tenant required"
+)
+
+func forbidden(typ, title, detail string) problem {
+	return problem{typ: typ, status: http.StatusForbidden, title: title, detail: detail}
+}
 
 func badRequest(status int, detail string) problem {
 	return problem{typ: ProblemBadRequest, status: status, title: "Bad request", detail: detail}

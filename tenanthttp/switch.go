@@ -61,19 +61,20 @@ func (m *Middleware) serveSwitch(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, *p)
 		return
 	}
-	if ref := m.checkMember(ctx, principal, true, target); ref != nil {
-		ref.tenant = "" // the client's word, not verified: kept out of events
-		m.refuse(ctx, w, ref)
-		return
-	}
 	// On a tenant's own host, a cookie for another tenant would only be
 	// refused there (the sources would disagree): switch by going to the
-	// other tenant's host instead.
+	// other tenant's host instead. Checked first, so that a foreign host
+	// or another tenant's host costs no membership lookup.
 	if host, ok, ref := m.hostTenant(ctx, r); ref != nil {
 		m.refuse(ctx, w, ref)
 		return
 	} else if ok && host != target {
 		m.refuse(ctx, w, &refusal{rule: RuleSourcesDisagree, tenant: host})
+		return
+	}
+	if ref := m.checkMember(ctx, principal, true, target); ref != nil {
+		ref.tenant = "" // the client's word, not verified: kept out of events
+		m.refuse(ctx, w, ref)
 		return
 	}
 	if err := m.cfg.cookies.Issue(w, principal, target); err != nil {

@@ -168,6 +168,35 @@ func TestSwitchWithoutOrigins(t *testing.T) {
 	}
 }
 
+// TestSwitchStripsHeadersAndOrigins: the switch handler removes the tenant
+// headers as the middleware does (for handlers wrapped around it), and a
+// request with two Origin headers is refused even if one is allowed.
+func TestSwitchStripsHeadersAndOrigins(t *testing.T) {
+	f := newFixture(t, tenanthttp.WithAllowedOrigins("https://app.example.com"))
+	sw := switchHandler(t, f)
+	for _, origins := range [][]string{{"https://app.example.com"}, {"https://app.example.com", "https://evil.example"}} {
+		r := httptest.NewRequest(http.MethodPost, "/switch", strings.NewReader("tenant=acme"))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set(principalHeader, "alice")
+		r.Header["Origin"] = origins
+		r.Header["X_Tenant_ID"] = []string{"globex"}
+		w := httptest.NewRecorder()
+		sw.ServeHTTP(w, r)
+		if _, ok := r.Header["X_Tenant_ID"]; ok {
+			t.Errorf("Origin %v: the tenant header was left in the request", origins)
+		}
+		if len(origins) == 1 && w.Code != http.StatusOK {
+			t.Errorf("Origin %v: status %d, want 200; body %s", origins, w.Code, w.Body)
+		}
+		if len(origins) == 2 {
+			wantProblem(t, w, http.StatusForbidden)
+			if evs := f.events.all(); evs[len(evs)-1].Rule != tenanthttp.RuleCrossOrigin {
+				t.Errorf("two Origins: event %+v, want rule %s", evs[len(evs)-1], tenanthttp.RuleCrossOrigin)
+			}
+		}
+	}
+}
+
 // TestSwitchEventsCarryNoClientTenant: the tenant a switch request names
 // is the client's word until membership has accepted it, so a refused
 // switch reports no tenant (event.TenantRejected's contract: only verified

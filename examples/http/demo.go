@@ -23,6 +23,9 @@ type step struct {
 	body   string
 	header map[string]string
 	want   int
+	// tenant is the tenant a 200 answer must name ("" for no check): a
+	// status alone would not show which tenant's rows came back.
+	tenant string
 	// edit changes the jar's tenant cookie before the request (tampering).
 	edit func(value string) string
 	// keep remembers the jar's tenant cookie before the request.
@@ -48,9 +51,9 @@ func demo(ctx context.Context, base string, out io.Writer) error {
 		{say: "the same without Origin or fetch metadata (an old browser, or a stripping proxy)", user: "alice", method: "POST", path: "/login",
 			body: `{"user":"bob","password":"builder"}`, header: map[string]string{"Content-Type": "text/plain"}, want: 403},
 		{say: "alice logs in: a session cookie and a tenant cookie for acme", user: "alice", method: "POST", path: "/login",
-			body: `{"user":"alice","password":"wonderland"}`, header: jsonBody, want: 200},
-		{say: "acme's invoices, through the driver and RLS", user: "alice", path: "/invoices", want: 200},
-		{say: "a spoofed tenant header changes nothing", user: "alice", path: "/invoices", header: map[string]string{"X-Tenant-ID": "globex"}, want: 200, keep: &aliceAcme},
+			body: `{"user":"alice","password":"wonderland"}`, header: jsonBody, want: 200, tenant: "acme"},
+		{say: "acme's invoices, through the driver and RLS", user: "alice", path: "/invoices", want: 200, tenant: "acme"},
+		{say: "a spoofed tenant header changes nothing", user: "alice", path: "/invoices", header: map[string]string{"X-Tenant-ID": "globex"}, want: 200, tenant: "acme", keep: &aliceAcme},
 		{say: "alice edits the payload of her tenant cookie to say globex", user: "alice", path: "/invoices", want: 403, edit: toGlobex},
 		{say: "alice logs in again", user: "alice", method: "POST", path: "/login",
 			body: `{"user":"alice","password":"wonderland"}`, header: jsonBody, want: 200},
@@ -59,8 +62,8 @@ func demo(ctx context.Context, base string, out io.Writer) error {
 			body: `{"tenant":"globex"}`, header: map[string]string{"Content-Type": "application/json", "Origin": "https://evil.example"}, want: 403},
 		{say: "switching to a tenant alice is not a member of is refused", user: "alice", method: "POST", path: "/switch",
 			body: `{"tenant":"initech"}`, header: sameOrigin, want: 403},
-		{say: "alice switches to globex", user: "alice", method: "POST", path: "/switch", body: `{"tenant":"globex"}`, header: sameOrigin, want: 200},
-		{say: "globex's invoices", user: "alice", path: "/invoices", want: 200},
+		{say: "alice switches to globex", user: "alice", method: "POST", path: "/switch", body: `{"tenant":"globex"}`, header: sameOrigin, want: 200, tenant: "globex"},
+		{say: "globex's invoices", user: "alice", path: "/invoices", want: 200, tenant: "globex"},
 		{say: "bob logs in (member of globex only)", user: "bob", method: "POST", path: "/login",
 			body: `{"user":"bob","password":"builder"}`, header: jsonBody, want: 200},
 		{say: "bob replays alice's acme tenant cookie", user: "bob", path: "/invoices", want: 403,
@@ -120,7 +123,10 @@ func do(ctx context.Context, c *http.Client, base string, s step, out io.Writer)
 		return err
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "HTTP/1.1 %s\n", resp.Status)
 	for _, h := range []string{"Content-Type", "X-Request-Id", "Allow"} {
 		if v := resp.Header.Get(h); v != "" {
@@ -138,6 +144,9 @@ func do(ctx context.Context, c *http.Client, base string, s step, out io.Writer)
 	}
 	if resp.StatusCode != s.want {
 		return fmt.Errorf("%w: %s: %s, want %d", errUnexpected, s.say, resp.Status, s.want)
+	}
+	if s.tenant != "" && !strings.Contains(string(body), `"tenant":"`+s.tenant+`"`) {
+		return fmt.Errorf("%w: %s: answer does not name tenant %s", errUnexpected, s.say, s.tenant)
 	}
 	return nil
 }
