@@ -556,8 +556,7 @@ func (c *Conn) check(ctx context.Context, a *sqlcheck.Analysis, b binding, cl ca
 	if err != nil {
 		return call{}, err
 	}
-	ck.guardMode = gm
-	if err := c.guard(ctx, ck, b); err != nil {
+	if err := c.guard(ctx, ck, b, gm); err != nil {
 		return call{}, err
 	}
 	return cl, nil
@@ -645,9 +644,10 @@ func (c *Conn) PrepareContext(ctx context.Context, query string) (sqldriver.Stmt
 	}
 	tenantArg := false
 	plain, plainA := query, a
-	// (A text with pgx named arguments cannot be prepared: the server
-	// reads @name as it is written. Such a text fails below.)
-	if rw := a.Rewrite; rw != nil && c.cfg.rewrite == rewrite.On && c.cfg.flags == nil && !rw.Named() {
+	// (The server reads @name as the operator @, as pgx stdlib's Stmts
+	// do: the rewritten text keeps it, so an @name meant as a pgx named
+	// argument fails below, and an @ on a column is scoped.)
+	if rw := a.Rewrite; rw != nil && c.cfg.rewrite == rewrite.On && c.cfg.flags == nil {
 		// The Stmt runs the rewritten text, its tenant appended to each
 		// execution's arguments (a bypassed execution runs the text as
 		// written).

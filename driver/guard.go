@@ -18,15 +18,15 @@ import (
 )
 
 // guard decides, before anything is sent, whether the statement (ck: as
-// written, or as rewritten) is scoped to b's tenant (tenant_guard audit or
-// enforce). Under audit an unscoped statement is reported and runs; under
-// enforce it is refused with a *guard.Violation. A context marked with
-// tenant.WithBypass skips the decision and is reported. Under
-// tenant_rewrite=on a statement is decided even with the guard off, and
-// refused when a value names another tenant or the tenant column is
-// updated: the rewrite never runs such a statement.
-func (c *Conn) guard(ctx context.Context, ck checked, b binding) error {
-	mode := ck.guardMode
+// written, or as rewritten) is scoped to b's tenant under the guard's
+// mode (tenant_guard audit or enforce). Under audit an unscoped statement
+// is reported and runs; under enforce it is refused with a
+// *guard.Violation. A context marked with tenant.WithBypass skips the
+// decision and is reported. Under tenant_rewrite=on a statement is decided
+// whatever the guard's mode, and refused when a value names another tenant
+// or the tenant column is updated: the rewrite never runs such a
+// statement.
+func (c *Conn) guard(ctx context.Context, ck checked, b binding, mode guard.Mode) error {
 	if mode == guard.Off && !ck.rewriting {
 		return nil
 	}
@@ -68,7 +68,9 @@ func (c *Conn) guard(ctx context.Context, ck checked, b binding) error {
 		pos = sqlcheck.OriginalPos(ck.query, pos)
 	}
 	v := guard.NewViolation(f.Rule, f.Table, pos, quoted, f.Detail)
-	v.Fingerprint = guard.Fingerprint(ck.query)
+	if quoted != ck.query {
+		v.Fingerprint = guard.Fingerprint(ck.query) // the statement's as written
+	}
 	// The table at fault first, then every other the statement names: a
 	// statement is refused when any of its tables is enforced, so each
 	// counts it (metrics' would_block, the Learner).
@@ -86,11 +88,14 @@ func (c *Conn) guard(ctx context.Context, ck checked, b binding) error {
 	if mode != guard.Audit {
 		return v
 	}
+	if refusedByRewrite(ck, f) {
+		return v // whatever the guard's mode
+	}
 	return nil
 }
 
-// refusedByRewrite reports whether tenant_rewrite=on refuses f with the
-// guard off: a value naming another tenant, an UPDATE of the tenant
+// refusedByRewrite reports whether tenant_rewrite=on refuses f, whatever
+// the guard's mode: a value naming another tenant, an UPDATE of the tenant
 // column, or an unscoped reference the rewrite counted as scoped (its
 // value failed at execution).
 func refusedByRewrite(ck checked, f *sqlcheck.Finding) bool {
@@ -110,19 +115,25 @@ func refusedByRewrite(ck checked, f *sqlcheck.Finding) bool {
 // leading pgx options (exec mode, result formats) are not arguments; a
 // pgx.NamedArgs stays, for @name.
 func guardArgs(nv []sqldriver.NamedValue) []any {
-	out := make([]any, 0, len(nv))
-	lead := true
-	for _, v := range nv {
-		if lead {
-			switch v.Value.(type) {
-			case pgx.QueryExecMode, pgx.QueryResultFormats, pgx.QueryResultFormatsByOID:
-				continue
-			}
-			lead = false
-		}
-		out = append(out, v.Value)
+	nv = nv[pgxOptions(nv):]
+	out := make([]any, len(nv))
+	for i, v := range nv {
+		out[i] = v.Value
 	}
 	return out
+}
+
+// pgxOptions returns how many of nv's leading values are pgx options (exec
+// mode, result formats), which pgx does not number as arguments.
+func pgxOptions(nv []sqldriver.NamedValue) int {
+	for i, v := range nv {
+		switch v.Value.(type) {
+		case pgx.QueryExecMode, pgx.QueryResultFormats, pgx.QueryResultFormatsByOID:
+		default:
+			return i
+		}
+	}
+	return len(nv)
 }
 
 // report turns what the driver refused, and the server's refusals by
