@@ -118,11 +118,16 @@ func TestFlagsOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, _ := flags.New(nil)
+	f, err := flags.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := driver.NewConnector(*cfg, driver.WithFlags(f)); err == nil {
 		t.Fatal("tenant_flags and WithFlags accepted together")
 	}
-	cfg, _ = pgx.ParseConfig(d.AppDSN)
+	if cfg, err = pgx.ParseConfig(d.AppDSN); err != nil {
+		t.Fatal(err)
+	}
 	c, err := driver.NewConnector(*cfg, driver.WithFlags((*flags.Flags)(nil)), driver.WithGuard(guard.Enforce))
 	if err != nil {
 		t.Fatal(err)

@@ -136,7 +136,7 @@ func scopeOracle(tb testing.TB) func(sql string, args []any) (ran bool, problem 
 			tb.Fatal(err)
 		}
 		defer tx.Rollback()
-		_, err = tx.ExecContext(ctxFor(1), sql, namedArgs(args)...)
+		_, err = tx.ExecContext(ctxFor(1), sql, args...)
 		var v *guard.Violation
 		return !errors.As(err, &v) && !errors.Is(err, driver.ErrInvalidSQL) && !errors.Is(err, driver.ErrTamper) &&
 			!errors.Is(err, driver.ErrTxControl)
@@ -182,7 +182,7 @@ func runRolledBack(ctx context.Context, c *pgx.Conn, sql string, args []any) ([]
 	if _, err := tx.Exec(ctx, "SELECT set_config('app.tenant_id', $1, true)", guardcases.Tenant); err != nil {
 		return nil, err
 	}
-	rows, err := tx.Query(ctx, sql, append([]any{pgx.QueryExecModeSimpleProtocol}, namedArgs(args)...)...)
+	rows, err := tx.Query(ctx, sql, append([]any{pgx.QueryExecModeSimpleProtocol}, args...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -200,15 +200,4 @@ func runRolledBack(ctx context.Context, c *pgx.Conn, sql string, args []any) ([]
 	}
 	slices.Sort(out)
 	return append(out, rows.CommandTag().String()), nil
-}
-
-// namedArgs turns the cases' named arguments into pgx.NamedArgs.
-func namedArgs(args []any) []any {
-	out := slices.Clone(args)
-	for i, a := range out {
-		if m, ok := a.(map[string]any); ok {
-			out[i] = pgx.NamedArgs(m)
-		}
-	}
-	return out
 }

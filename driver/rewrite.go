@@ -4,6 +4,7 @@ import (
 	"context"
 	sqldriver "database/sql/driver"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/jackc/pgx/v5"
@@ -37,8 +38,6 @@ type checked struct {
 	// refused under tenant_rewrite=on.
 	claimed bool
 	left    []string
-	// guardMode is the guard's mode for the statement.
-	guardMode guard.Mode
 }
 
 // tablesOf appends to tables the tenant-owned relations (and hidden views)
@@ -133,14 +132,11 @@ func (c *Conn) rewrite(ctx context.Context, a *sqlcheck.Analysis, b binding, cl 
 // namedArgs returns the index of the pgx named arguments among nv (after
 // leading pgx options), or -1.
 func namedArgs(nv []sqldriver.NamedValue) int {
-	for i, v := range nv {
-		switch v.Value.(type) {
-		case pgx.QueryExecMode, pgx.QueryResultFormats, pgx.QueryResultFormatsByOID:
-			continue
+	if i := pgxOptions(nv); i < len(nv) {
+		switch nv[i].Value.(type) {
 		case pgx.NamedArgs, pgx.StrictNamedArgs:
 			return i
 		}
-		return -1
 	}
 	return -1
 }
@@ -154,24 +150,23 @@ func tenantArgs(nv []sqldriver.NamedValue, named int, rw *sqlcheck.Rewrite, b bi
 	if named >= 0 {
 		switch m := nv[named].Value.(type) {
 		case pgx.NamedArgs:
-			cp := make(pgx.NamedArgs, len(m)+1)
-			for k, v := range m {
-				cp[k] = v
-			}
-			cp[sqlcheck.TenantArg] = b.arg()
-			out[named].Value = cp
+			out[named].Value = withTenant(m, b.arg())
 		case pgx.StrictNamedArgs:
-			cp := make(pgx.StrictNamedArgs, len(m)+1)
-			for k, v := range m {
-				cp[k] = v
-			}
-			cp[sqlcheck.TenantArg] = b.arg()
-			out[named].Value = cp
+			out[named].Value = withTenant(m, b.arg())
 		}
 		return out, nil
 	}
-	if n := len(guardArgs(nv)); n != rw.Param()-1 {
+	if n := len(nv) - pgxOptions(nv); n != rw.Param()-1 {
 		return nil, fmt.Errorf("pgx-tenant: the statement has %d parameters but %d arguments; the rewrite appends the tenant as $%d", rw.Param()-1, n, rw.Param())
 	}
 	return append(out, sqldriver.NamedValue{Ordinal: len(nv) + 1, Value: b.arg()}), nil
+}
+
+// withTenant returns a copy of the named arguments m (the caller's map is
+// left alone) with the tenant as @sqlcheck.TenantArg.
+func withTenant[M ~map[string]any](m M, tenant any) M {
+	cp := make(M, len(m)+1)
+	maps.Copy(cp, m)
+	cp[sqlcheck.TenantArg] = tenant
+	return cp
 }

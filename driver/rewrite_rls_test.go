@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/pgx-tenant/pgx-tenant/driver"
 	"github.com/pgx-tenant/pgx-tenant/event"
+	"github.com/pgx-tenant/pgx-tenant/internal/guardcases"
 	"github.com/pgx-tenant/pgx-tenant/internal/pgtest"
 	"github.com/pgx-tenant/pgx-tenant/tenant"
 )
@@ -128,7 +128,7 @@ func loadDiffCorpus(path string) ([]diffCase, error) {
 			switch strings.TrimSpace(k) {
 			case "":
 			case "args":
-				if cur.Args, err = parseDiffArgs(v); err != nil {
+				if cur.Args, err = guardcases.ParseArgs(v, map[string]any{"tenant": tenantArg{}}); err != nil {
 					return fmt.Errorf("%s: %w", cur.Name, err)
 				}
 			case "known":
@@ -171,41 +171,6 @@ func loadDiffCorpus(path string) ([]diffCase, error) {
 	return out, nil
 }
 
-// parseDiffArgs reads "tenant 5 'text' null @name=tenant".
-func parseDiffArgs(s string) ([]any, error) {
-	var out []any
-	var named map[string]any
-	for _, f := range strings.Fields(s) {
-		if name, v, ok := strings.Cut(f, "="); ok && strings.HasPrefix(name, "@") {
-			vals, err := parseDiffArgs(v)
-			if err != nil || len(vals) != 1 {
-				return nil, fmt.Errorf("bad named argument %q", f)
-			}
-			if named == nil {
-				named = map[string]any{}
-				out = append(out, named)
-			}
-			named[name[1:]] = vals[0]
-			continue
-		}
-		switch {
-		case f == "tenant":
-			out = append(out, tenantArg{})
-		case f == "null":
-			out = append(out, nil)
-		case len(f) >= 2 && strings.HasPrefix(f, "'") && strings.HasSuffix(f, "'"):
-			out = append(out, f[1:len(f)-1])
-		default:
-			n, err := strconv.ParseInt(f, 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("bad argument %q", f)
-			}
-			out = append(out, n)
-		}
-	}
-	return out, nil
-}
-
 // argsFor returns c's arguments for tenant tn (pgx.NamedArgs for named
 // ones).
 func (c diffCase) argsFor(tn string) []any {
@@ -217,8 +182,8 @@ func (c diffCase) argsFor(tn string) []any {
 	}
 	out := make([]any, len(c.Args))
 	for i, a := range c.Args {
-		if m, ok := a.(map[string]any); ok {
-			cp := map[string]any{}
+		if m, ok := a.(pgx.NamedArgs); ok {
+			cp := pgx.NamedArgs{}
 			for k, v := range m {
 				cp[k] = sub(v)
 			}
@@ -227,7 +192,7 @@ func (c diffCase) argsFor(tn string) []any {
 		}
 		out[i] = sub(a)
 	}
-	return namedArgs(out)
+	return out
 }
 
 // diffStateSQL reads every table whole: (table, tenant, row as text).
@@ -330,7 +295,7 @@ func (s *diffSide) applies(c diffCase) bool {
 		return true
 	}
 	for _, a := range c.Args {
-		if _, ok := a.(map[string]any); ok {
+		if _, ok := a.(pgx.NamedArgs); ok {
 			return false
 		}
 	}

@@ -86,6 +86,9 @@ func rewritten(z *sqlcheck.Analyzer, sql string) (string, error) {
 func TestGolden(t *testing.T) {
 	z := newAnalyzer()
 	files, _ := filepath.Glob("testdata/*.txtar")
+	if len(files) == 0 {
+		t.Fatal("no testdata/*.txtar")
+	}
 	sort.Strings(files)
 	total := 0
 	for _, f := range files {

@@ -79,7 +79,7 @@ func Load(dir string) ([]Case, error) {
 				case "table":
 					c.Table = v
 				case "args":
-					if c.Args, err = parseArgs(v); err != nil {
+					if c.Args, err = ParseArgs(v, caseWords); err != nil {
 						return nil, fmt.Errorf("%s/%s: %w", c.File, c.Name, err)
 					}
 				case "":
@@ -114,13 +114,18 @@ func sections(s string) [][2]string {
 	return out
 }
 
-// parseArgs reads "tenant other 5 'text' null @name=tenant".
-func parseArgs(s string) ([]any, error) {
+// caseWords are the bare words of the cases' arguments: the two tenants.
+var caseWords = map[string]any{"tenant": Tenant, "other": Other}
+
+// ParseArgs reads arguments such as "tenant other 5 'text' null
+// @name=tenant": words (a bare word's value), numbers, quoted strings,
+// null, and named arguments, gathered in one pgx.NamedArgs.
+func ParseArgs(s string, words map[string]any) ([]any, error) {
 	var out []any
 	var named pgx.NamedArgs
 	for _, f := range strings.Fields(s) {
 		if name, v, ok := strings.Cut(f, "="); ok && strings.HasPrefix(name, "@") {
-			vals, err := parseArgs(v)
+			vals, err := ParseArgs(v, words)
 			if err != nil || len(vals) != 1 {
 				return nil, fmt.Errorf("bad named argument %q", f)
 			}
@@ -131,11 +136,11 @@ func parseArgs(s string) ([]any, error) {
 			named[name[1:]] = vals[0]
 			continue
 		}
+		if v, ok := words[f]; ok {
+			out = append(out, v)
+			continue
+		}
 		switch {
-		case f == "tenant":
-			out = append(out, Tenant)
-		case f == "other":
-			out = append(out, Other)
 		case f == "null":
 			out = append(out, nil)
 		case len(f) >= 2 && strings.HasPrefix(f, "'") && strings.HasSuffix(f, "'"):

@@ -146,21 +146,18 @@ func analyzeScope(sql, setting, column string, rw Tables) (*Analysis, error) {
 	// @limit not at all). The tamper check reads the text as written
 	// when it parses (positional arguments send it so).
 	sub, names := pgxNamed(sql)
-	tree, err := pg_query.Parse(sql)
-	var stree *pg_query.ParseResult
-	if err != nil {
-		if sub == "" {
-			return nil, fmt.Errorf("%w: %v", ErrSyntax, err)
-		}
-		if tree, err = pg_query.Parse(sub); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrSyntax, err)
-		}
-		stree = tree
-	}
-	a := analyzeTree(tree, sql, setting, 0)
-	if sub != "" && stree == nil {
+	var stree *pg_query.ParseResult // the parse of sub, when it parses
+	if sub != "" {
 		stree, _ = pg_query.Parse(sub)
 	}
+	tree, err := pg_query.Parse(sql)
+	if err != nil {
+		if stree == nil {
+			return nil, fmt.Errorf("%w: %v", ErrSyntax, err)
+		}
+		tree = stree
+	}
+	a := analyzeTree(tree, sql, setting, 0)
 	if stree == nil {
 		stree, sub, names = tree, sql, nil
 	}
