@@ -1,6 +1,7 @@
 package guard_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/pgx-tenant/pgx-tenant/guard"
@@ -90,5 +91,24 @@ func BenchmarkDecideOnly(b *testing.B) {
 		if a.Scope.Decide(cat, guardcases.Tenant, args) != nil {
 			b.Fatal("refused")
 		}
+	}
+}
+
+// TestFingerprint: one statement, whatever its white space and constants;
+// another statement, another fingerprint; 16 hex digits.
+func TestFingerprint(t *testing.T) {
+	a := guard.Fingerprint("SELECT * FROM invoices WHERE id = 1")
+	for _, same := range []string{"SELECT *  FROM invoices\n\tWHERE id = 1", "SELECT * FROM invoices WHERE id = 42"} {
+		if got := guard.Fingerprint(same); got != a {
+			t.Errorf("Fingerprint(%q) = %s, want %s", same, got, a)
+		}
+	}
+	for _, other := range []string{"SELECT * FROM invoices WHERE id = $1", "SELECT * FROM invoice WHERE id = 1"} {
+		if got := guard.Fingerprint(other); got == a {
+			t.Errorf("Fingerprint(%q) = %s, the same as another statement's", other, got)
+		}
+	}
+	if len(a) != 16 || strings.Trim(a, "0123456789abcdef") != "" {
+		t.Errorf("Fingerprint = %q, want 16 hex digits", a)
 	}
 }

@@ -146,7 +146,10 @@ func Fingerprint(sql string) string {
 	if r := sqlcheck.Redact(sql); r != "" {
 		sql = r
 	}
-	h := sha256.New()
+	// Runs of white space count as one space: the text is normalised into
+	// one buffer and hashed at once.
+	var buf [512]byte
+	norm := buf[:0]
 	space := false
 	for i := 0; i < len(sql); i++ {
 		c := sql[i]
@@ -155,10 +158,11 @@ func Fingerprint(sql string) string {
 			continue
 		}
 		if space {
-			h.Write([]byte{' '})
+			norm = append(norm, ' ')
 			space = false
 		}
-		h.Write([]byte{c})
+		norm = append(norm, c)
 	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
+	sum := sha256.Sum256(norm)
+	return hex.EncodeToString(sum[:8])
 }
